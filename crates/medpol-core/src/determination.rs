@@ -1,0 +1,174 @@
+//! The engine's answer: per service line, coverage, prior authorization, and
+//! the policy text that says so.
+//!
+//! A determination borrows its text from the [`crate::Engine`] that made it,
+//! so answering allocates only the small vectors that hold the references.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::code::{Code, Modifier};
+use crate::model::{NoteKind, RelatedPolicy};
+use crate::setting::Setting;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Determination<'e> {
+    pub payer: &'e str,
+    pub product: &'e str,
+    pub setting: Setting,
+    pub date: NaiveDate,
+    pub lines: Vec<LineDetermination<'e>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Coverage {
+    Covered,
+    /// Covered only when criteria are met, or it depends on the indication.
+    Conditional,
+    NotCovered,
+    /// No policy in the catalogue governs the code for this product on this
+    /// date. This is not a coverage decision.
+    NoPolicy,
+}
+
+impl Coverage {
+    pub fn id(self) -> &'static str {
+        match self {
+            Coverage::Covered => "covered",
+            Coverage::Conditional => "conditional",
+            Coverage::NotCovered => "not-covered",
+            Coverage::NoPolicy => "no-policy",
+        }
+    }
+}
+
+/// Why a line is not (or not simply) covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    Investigational,
+    NotMedicallyNecessary,
+    /// Excluded from coverage (a contract exclusion).
+    Excluded,
+    /// Covered when the policy's medical-necessity criteria are met.
+    MedicalNecessityCriteria,
+    /// The policy gives different answers for different indications and the
+    /// request's diagnoses do not settle which applies.
+    DependsOnIndication,
+    /// The policy lists the code for the product but states no coverage.
+    NoCoverageStatement,
+}
+
+impl Reason {
+    pub fn id(self) -> &'static str {
+        match self {
+            Reason::Investigational => "investigational",
+            Reason::NotMedicallyNecessary => "not-medically-necessary",
+            Reason::Excluded => "excluded",
+            Reason::MedicalNecessityCriteria => "medical-necessity-criteria",
+            Reason::DependsOnIndication => "depends-on-indication",
+            Reason::NoCoverageStatement => "no-coverage-statement",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PriorAuth {
+    /// Nothing to authorize: the service is not covered, or no policy applies.
+    NotApplicable,
+    NoAuth,
+    /// May be required (e.g. "might be required"), or the policy does not say
+    /// for this setting.
+    Conditional,
+    AuthNeeded,
+}
+
+impl PriorAuth {
+    pub fn id(self) -> &'static str {
+        match self {
+            PriorAuth::NotApplicable => "not-applicable",
+            PriorAuth::NoAuth => "no-auth",
+            PriorAuth::Conditional => "conditional",
+            PriorAuth::AuthNeeded => "auth-needed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LineDetermination<'e> {
+    pub code: Code,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub modifiers: Vec<Modifier>,
+    pub coverage: Coverage,
+    pub reasons: Vec<Reason>,
+    pub prior_auth: PriorAuth,
+    pub policies: Vec<AppliedPolicy<'e>>,
+    pub citations: Vec<Citation<'e>>,
+    pub notes: Vec<DeterminationNote<'e>>,
+}
+
+/// A policy that governed the line, with the version in effect on the date of
+/// service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppliedPolicy<'e> {
+    pub payer: &'e str,
+    pub number: &'e str,
+    pub title: &'e str,
+    /// The version label as published in the policy history, e.g. `1/2025`.
+    pub version: &'e str,
+    /// The day that version took effect.
+    pub effective: NaiveDate,
+}
+
+/// Policy text a determination rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Citation<'e> {
+    /// `payer/number` of the policy.
+    pub policy: &'e str,
+    pub version: &'e str,
+    /// The section of the published document, e.g. `Policy`.
+    pub section: &'e str,
+    /// The heading within the section (member group, setting, table row).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heading: Option<&'e str>,
+    /// A stable path to the statement within the policy, e.g.
+    /// `statement/commercial-investigational`.
+    pub path: &'e str,
+    /// The statement as published, inline markup removed.
+    pub text: &'e str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeterminationNoteKind {
+    ContractBenefits,
+    Medicare,
+    ClinicalException,
+    Coding,
+    General,
+}
+
+impl From<NoteKind> for DeterminationNoteKind {
+    fn from(k: NoteKind) -> Self {
+        match k {
+            NoteKind::ContractBenefits => DeterminationNoteKind::ContractBenefits,
+            NoteKind::Medicare => DeterminationNoteKind::Medicare,
+            NoteKind::Coding => DeterminationNoteKind::Coding,
+            NoteKind::General => DeterminationNoteKind::General,
+        }
+    }
+}
+
+/// Something the reader of a determination must know beside the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeterminationNote<'e> {
+    pub kind: DeterminationNoteKind,
+    pub policy: &'e str,
+    pub text: &'e str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub see_policy: Option<&'e RelatedPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub see_ncd: Option<&'e str>,
+}

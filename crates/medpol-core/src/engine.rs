@@ -1,0 +1,793 @@
+//! Compiling a catalogue into indexes, and deciding requests against them.
+//!
+//! Compilation resolves every product id to a bit set, parses every code,
+//! strips markup from the text that citations quote, and builds one hash
+//! index from (payer, code) to the policies that list the code. Deciding a
+//! line is then one hash lookup and a walk over the few policies that list
+//! that code: its cost does not grow with the size of the catalogue.
+//!
+//! How answers combine:
+//! - within a policy, the statements that apply to the product and code (and,
+//!   when diagnoses are given and statements name indications, to those
+//!   diagnoses) decide; if they disagree the line is `conditional` with reason
+//!   `depends-on-indication`; with no statement, the code list's own status
+//!   (its introducing sentence) decides;
+//! - across policies, `not-covered` outranks `conditional`, which outranks
+//!   `covered`; prior authorization takes the strictest answer
+//!   (`auth-needed` > `conditional` > `no-auth` > `not-applicable`);
+//! - a code no policy governs is `no-policy`, never a coverage claim.
+
+use chrono::NaiveDate;
+use rustc_hash::FxHashMap;
+
+use crate::code::{Code, CodeSystem};
+use crate::determination::{
+    AppliedPolicy, Citation, Coverage, Determination, DeterminationNote, DeterminationNoteKind,
+    LineDetermination, PriorAuth, Reason,
+};
+use crate::markup::plain;
+use crate::model::{
+    Catalog, CoverageStatus, LinkKind, Market, NoteKind, PaRequirement, Payer, Policy, ProductSet,
+    RelatedPolicy, MAX_LINES_OF_BUSINESS,
+};
+use crate::request::{Request, RequestError};
+use crate::setting::Setting;
+
+/// A catalogue that does not compile. Adapters validate files before this,
+/// with file and line; these errors name the policy and the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    #[error("policy {policy}: unknown payer `{payer}`")]
+    UnknownPayer { policy: String, payer: String },
+    #[error("payer {payer}: duplicate payer id")]
+    DuplicatePayer { payer: String },
+    #[error("payer {payer}: {count} lines of business, more than the {MAX_LINES_OF_BUSINESS} supported")]
+    TooManyLinesOfBusiness { payer: String, count: usize },
+    #[error("policy {policy}: {field}: unknown product `{product}`; valid products: {}", .valid.join(", "))]
+    UnknownProduct {
+        policy: String,
+        field: String,
+        product: String,
+        valid: Vec<String>,
+    },
+    #[error("policy {policy}: {field}: {reason}")]
+    MalformedCode {
+        policy: String,
+        field: String,
+        reason: String,
+    },
+    #[error("policy {policy}: {field}: no code list `{list}` in this policy")]
+    UnknownCodeList {
+        policy: String,
+        field: String,
+        list: String,
+    },
+    #[error("policy {policy}: duplicate policy number for payer {payer}")]
+    DuplicatePolicy { policy: String, payer: String },
+}
+
+struct CompiledPayer {
+    id: String,
+    lob_ids: Vec<String>,
+    markets: Vec<Market>,
+}
+
+/// A statement with its products resolved and its quote prepared.
+struct CompiledStatement {
+    products: ProductSet,
+    coverage: Coverage,
+    reason: Option<Reason>,
+    code_lists: Vec<u16>,
+    diagnoses: Vec<Code>,
+    heading: Option<String>,
+    path: String,
+    text: String,
+}
+
+struct CompiledPaRow {
+    products: ProductSet,
+    requirement: PaRequirement,
+    heading: String,
+    path: String,
+    text: String,
+}
+
+struct CompiledPaRule {
+    requirement: Option<PaRequirement>,
+    heading: String,
+    path: String,
+    text: String,
+    rows: Vec<CompiledPaRow>,
+}
+
+struct CompiledCodeList {
+    products: ProductSet,
+    status: Option<(Coverage, Option<Reason>)>,
+    heading: Option<String>,
+    path: String,
+    text: String,
+}
+
+struct CompiledNote {
+    kind: DeterminationNoteKind,
+    products: ProductSet,
+    text: String,
+    see_policy: Option<RelatedPolicy>,
+    see_ncd: Option<String>,
+}
+
+struct CompiledPolicy {
+    payer: u32,
+    key: String,
+    number: String,
+    title: String,
+    /// (effective, label), oldest first; the first is the policy's effective date.
+    versions: Vec<(NaiveDate, String)>,
+    statements: Vec<CompiledStatement>,
+    /// Indexed by [`setting_index`].
+    prior_auth: [Option<CompiledPaRule>; 2],
+    code_lists: Vec<CompiledCodeList>,
+    notes: Vec<CompiledNote>,
+    clinical_exception: Option<String>,
+    coding_section: String,
+}
+
+/// One (policy, code list) that lists a code, for the products and dates it covers.
+#[derive(Clone, Copy)]
+struct Posting {
+    policy: u32,
+    code_list: u16,
+    products: ProductSet,
+    from: NaiveDate,
+    until: Option<NaiveDate>,
+}
+
+/// A compiled catalogue, ready to decide requests.
+pub struct Engine {
+    catalog: Catalog,
+    payers: Vec<CompiledPayer>,
+    payer_index: FxHashMap<String, u32>,
+    /// Unqualified product id to the (payer, line of business) pairs that use it.
+    product_index: FxHashMap<String, Vec<(u32, u8)>>,
+    policies: Vec<CompiledPolicy>,
+    index: FxHashMap<(u32, u64), Vec<Posting>>,
+}
+
+const SECTION_POLICY: &str = "Policy";
+const SECTION_PRIOR_AUTH: &str = "Prior Authorization Information";
+const DEFAULT_CODING_SECTION: &str = "CPT Codes / HCPCS Codes / ICD Codes";
+
+fn setting_index(s: Setting) -> usize {
+    match s {
+        Setting::Inpatient => 0,
+        Setting::Outpatient => 1,
+    }
+}
+
+fn status_outcome(status: CoverageStatus, has_criteria: bool) -> (Coverage, Option<Reason>) {
+    match status {
+        CoverageStatus::Covered => (Coverage::Covered, None),
+        CoverageStatus::MedicallyNecessary if has_criteria => {
+            (Coverage::Conditional, Some(Reason::MedicalNecessityCriteria))
+        }
+        CoverageStatus::MedicallyNecessary => (Coverage::Covered, None),
+        CoverageStatus::Investigational => (Coverage::NotCovered, Some(Reason::Investigational)),
+        CoverageStatus::NotMedicallyNecessary => {
+            (Coverage::NotCovered, Some(Reason::NotMedicallyNecessary))
+        }
+        CoverageStatus::NotCovered => (Coverage::NotCovered, Some(Reason::Excluded)),
+    }
+}
+
+fn pa_outcome(r: PaRequirement) -> PriorAuth {
+    match r {
+        PaRequirement::Required => PriorAuth::AuthNeeded,
+        PaRequirement::NotRequired => PriorAuth::NoAuth,
+        PaRequirement::MayBeRequired => PriorAuth::Conditional,
+        PaRequirement::NotCovered => PriorAuth::NotApplicable,
+    }
+}
+
+/// The stricter of two coverage answers from different policies.
+fn stricter_coverage(a: Coverage, b: Coverage) -> Coverage {
+    let rank = |c| match c {
+        Coverage::NoPolicy => 0,
+        Coverage::Covered => 1,
+        Coverage::Conditional => 2,
+        Coverage::NotCovered => 3,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+struct PolicyCompiler<'a> {
+    policy: &'a Policy,
+    payer: &'a Payer,
+    key: String,
+}
+
+impl PolicyCompiler<'_> {
+    fn products(&self, field: &str, ids: &[String]) -> Result<ProductSet, CompileError> {
+        let mut set = ProductSet::EMPTY;
+        for id in ids {
+            set = set.union(self.payer.resolve_products(id).ok_or_else(|| {
+                CompileError::UnknownProduct {
+                    policy: self.key.clone(),
+                    field: field.to_string(),
+                    product: id.clone(),
+                    valid: self.payer.product_ids().iter().map(|s| s.to_string()).collect(),
+                }
+            })?);
+        }
+        Ok(set)
+    }
+
+    fn note_products(&self, field: &str, ids: &[String]) -> Result<ProductSet, CompileError> {
+        if ids.is_empty() {
+            Ok(ProductSet::all(self.payer.lines_of_business.len()))
+        } else {
+            self.products(field, ids)
+        }
+    }
+
+    fn compile(&self, payer_idx: u32) -> Result<CompiledPolicy, CompileError> {
+        let p = self.policy;
+        let code_list_index = |field: &str, id: &str| -> Result<u16, CompileError> {
+            p.code_lists
+                .iter()
+                .position(|l| l.id == id)
+                .map(|i| i as u16)
+                .ok_or_else(|| CompileError::UnknownCodeList {
+                    policy: self.key.clone(),
+                    field: field.to_string(),
+                    list: id.to_string(),
+                })
+        };
+        let mut statements = Vec::with_capacity(p.statements.len());
+        for (i, s) in p.statements.iter().enumerate() {
+            let field = format!("statement[{i}]");
+            let (coverage, reason) = status_outcome(s.status, !s.criteria.is_empty());
+            let code_lists = s
+                .code_lists
+                .iter()
+                .map(|id| code_list_index(&field, id))
+                .collect::<Result<Vec<_>, _>>()?;
+            let diagnoses = s
+                .diagnoses
+                .iter()
+                .map(|d| {
+                    Code::parse(CodeSystem::Icd10cm, d).map_err(|e| CompileError::MalformedCode {
+                        policy: self.key.clone(),
+                        field: format!("{field}.diagnoses"),
+                        reason: e.to_string(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut text = plain(&s.text);
+            for c in &s.criteria {
+                text.push('\n');
+                text.push_str(&plain(c));
+            }
+            statements.push(CompiledStatement {
+                products: self.products(&format!("{field}.products"), &s.products)?,
+                coverage,
+                reason,
+                code_lists,
+                diagnoses,
+                heading: s.heading.as_deref().map(plain),
+                path: format!("statement/{}", s.id),
+                text,
+            });
+        }
+
+        let mut prior_auth: [Option<CompiledPaRule>; 2] = [None, None];
+        for (i, r) in p.prior_auth.iter().enumerate() {
+            let heading = r.heading.clone().unwrap_or_else(|| {
+                let id = r.setting.id();
+                let mut h = id[..1].to_uppercase();
+                h.push_str(&id[1..]);
+                h
+            });
+            let mut rows = Vec::with_capacity(r.rows.len());
+            for (j, row) in r.rows.iter().enumerate() {
+                rows.push(CompiledPaRow {
+                    products: self.products(&format!("prior_auth[{i}].row[{j}].products"), &row.products)?,
+                    requirement: row.requirement,
+                    heading: format!("{heading}: {}", plain(&row.label)),
+                    path: format!("prior-auth/{}/row/{}", r.setting.id(), j + 1),
+                    text: plain(&row.text),
+                });
+            }
+            prior_auth[setting_index(r.setting)] = Some(CompiledPaRule {
+                requirement: r.requirement,
+                path: format!("prior-auth/{}", r.setting.id()),
+                heading,
+                text: plain(&r.text),
+                rows,
+            });
+        }
+
+        let mut code_lists = Vec::with_capacity(p.code_lists.len());
+        for (i, l) in p.code_lists.iter().enumerate() {
+            code_lists.push(CompiledCodeList {
+                products: self.products(&format!("code_list[{i}].products"), &l.products)?,
+                status: l.status.map(|s| status_outcome(s, false)),
+                heading: l.heading.as_deref().map(plain),
+                path: format!("code-list/{}", l.id),
+                text: l.statement.as_deref().map(plain).unwrap_or_default(),
+            });
+        }
+
+        let mut notes = Vec::new();
+        for (i, n) in p.notes.iter().enumerate() {
+            // Coding guidance is for coders reading the policy, not for a
+            // determination; the rest travel with every answer they concern.
+            if n.kind == NoteKind::Coding {
+                continue;
+            }
+            notes.push(CompiledNote {
+                kind: n.kind.into(),
+                products: self.note_products(&format!("note[{i}].products"), &n.products)?,
+                text: plain(&n.text),
+                see_policy: n.see_policy.clone(),
+                see_ncd: n.see_ncd.clone(),
+            });
+        }
+
+        let clinical_exception = p.all_policies.as_ref().and_then(|info| {
+            info.links
+                .iter()
+                .find(|l| l.kind == Some(LinkKind::ClinicalException))
+                .map(|l| format!("{} ({})", plain(&l.label), plain(&info.heading)))
+        });
+
+        Ok(CompiledPolicy {
+            payer: payer_idx,
+            key: self.key.clone(),
+            number: p.number.clone(),
+            title: p.title.clone(),
+            versions: p.versions().into_iter().map(|v| (v.effective, v.label)).collect(),
+            statements,
+            prior_auth,
+            code_lists,
+            notes,
+            clinical_exception,
+            coding_section: p
+                .coding_heading
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CODING_SECTION.to_string()),
+        })
+    }
+}
+
+impl Engine {
+    /// Compiles a catalogue. Fails on anything that would make an answer
+    /// unreliable: unknown payers or products, malformed codes, duplicates.
+    pub fn compile(catalog: Catalog) -> Result<Engine, CompileError> {
+        let mut payers = Vec::with_capacity(catalog.payers.len());
+        let mut payer_index = FxHashMap::default();
+        let mut product_index: FxHashMap<String, Vec<(u32, u8)>> = FxHashMap::default();
+        for (i, p) in catalog.payers.iter().enumerate() {
+            if p.lines_of_business.len() > MAX_LINES_OF_BUSINESS {
+                return Err(CompileError::TooManyLinesOfBusiness {
+                    payer: p.id.clone(),
+                    count: p.lines_of_business.len(),
+                });
+            }
+            if payer_index.insert(p.id.clone(), i as u32).is_some() {
+                return Err(CompileError::DuplicatePayer { payer: p.id.clone() });
+            }
+            for (j, lob) in p.lines_of_business.iter().enumerate() {
+                product_index
+                    .entry(lob.id.clone())
+                    .or_default()
+                    .push((i as u32, j as u8));
+            }
+            payers.push(CompiledPayer {
+                id: p.id.clone(),
+                lob_ids: p.lines_of_business.iter().map(|l| l.id.clone()).collect(),
+                markets: p.lines_of_business.iter().map(|l| l.market).collect(),
+            });
+        }
+
+        let mut policies = Vec::with_capacity(catalog.policies.len());
+        let mut index: FxHashMap<(u32, u64), Vec<Posting>> = FxHashMap::default();
+        let mut seen: FxHashMap<(u32, &str), ()> = FxHashMap::default();
+        for policy in &catalog.policies {
+            let key = policy.key();
+            let &payer_idx = payer_index.get(&policy.payer).ok_or_else(|| CompileError::UnknownPayer {
+                policy: key.clone(),
+                payer: policy.payer.clone(),
+            })?;
+            if seen.insert((payer_idx, policy.number.as_str()), ()).is_some() {
+                return Err(CompileError::DuplicatePolicy {
+                    policy: key,
+                    payer: policy.payer.clone(),
+                });
+            }
+            let compiler = PolicyCompiler {
+                policy,
+                payer: &catalog.payers[payer_idx as usize],
+                key,
+            };
+            let compiled = compiler.compile(payer_idx)?;
+            let policy_idx = policies.len() as u32;
+            for (li, list) in policy.code_lists.iter().enumerate() {
+                let products = compiled.code_lists[li].products;
+                for (ci, entry) in list.codes.iter().enumerate() {
+                    let code = Code::parse(list.system, &entry.code).map_err(|e| {
+                        CompileError::MalformedCode {
+                            policy: compiler.key.clone(),
+                            field: format!("code_list[{li}].codes[{ci}]"),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                    index.entry((payer_idx, code.key())).or_default().push(Posting {
+                        policy: policy_idx,
+                        code_list: li as u16,
+                        products,
+                        from: policy.effective,
+                        until: policy.retired,
+                    });
+                }
+            }
+            policies.push(compiled);
+        }
+        index.shrink_to_fit();
+        Ok(Engine {
+            catalog,
+            payers,
+            payer_index,
+            product_index,
+            policies,
+            index,
+        })
+    }
+
+    /// The catalogue the engine was compiled from.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The number of (payer, code) keys in the index.
+    pub fn indexed_codes(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Resolves a request's payer and product to (payer index, line of business index).
+    fn resolve_product(&self, payer: Option<&str>, product: &str) -> Result<(u32, usize), RequestError> {
+        let (payer, product) = match (payer, product.split_once('/')) {
+            (None, Some((p, prod))) => (Some(p), prod),
+            _ => (payer, product),
+        };
+        let all_products = || {
+            let mut v: Vec<String> = self
+                .payers
+                .iter()
+                .flat_map(|p| {
+                    let qualify = self.payers.len() > 1;
+                    p.lob_ids.iter().map(move |l| {
+                        if qualify {
+                            format!("{}/{l}", p.id)
+                        } else {
+                            l.clone()
+                        }
+                    })
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        match payer {
+            Some(payer_id) => {
+                let &pi = self.payer_index.get(payer_id).ok_or_else(|| RequestError::UnknownPayer {
+                    payer: payer_id.to_string(),
+                    valid: {
+                        let mut v: Vec<String> = self.payers.iter().map(|p| p.id.clone()).collect();
+                        v.sort();
+                        v
+                    },
+                })?;
+                let p = &self.payers[pi as usize];
+                let li = p.lob_ids.iter().position(|l| l == product).ok_or_else(|| {
+                    RequestError::UnknownProduct {
+                        product: product.to_string(),
+                        valid: p.lob_ids.clone(),
+                    }
+                })?;
+                Ok((pi, li))
+            }
+            None => match self.product_index.get(product).map(Vec::as_slice) {
+                Some([(pi, li)]) => Ok((*pi, *li as usize)),
+                Some(many) if !many.is_empty() => Err(RequestError::AmbiguousProduct {
+                    product: product.to_string(),
+                    payers: many.iter().map(|(pi, _)| self.payers[*pi as usize].id.clone()).collect(),
+                }),
+                _ => Err(RequestError::UnknownProduct {
+                    product: product.to_string(),
+                    valid: all_products(),
+                }),
+            },
+        }
+    }
+
+    /// Decides every line of a request.
+    pub fn determine(&self, request: &Request) -> Result<Determination<'_>, RequestError> {
+        request.check()?;
+        let (pi, li) = self.resolve_product(request.payer.as_deref(), &request.product)?;
+        let payer = &self.payers[pi as usize];
+        let lines = request
+            .lines
+            .iter()
+            .map(|line| {
+                let mut out = LineDetermination {
+                    code: line.code,
+                    modifiers: line.modifiers.clone(),
+                    coverage: Coverage::NoPolicy,
+                    reasons: Vec::new(),
+                    prior_auth: PriorAuth::NotApplicable,
+                    policies: Vec::new(),
+                    citations: Vec::new(),
+                    notes: Vec::new(),
+                };
+                self.decide_line(pi, li, payer.markets[li], request, &mut out);
+                out
+            })
+            .collect();
+        Ok(Determination {
+            payer: &payer.id,
+            product: &payer.lob_ids[li],
+            setting: request.setting,
+            date: request.date,
+            lines,
+        })
+    }
+
+    fn decide_line<'e>(
+        &'e self,
+        payer: u32,
+        lob: usize,
+        market: Market,
+        request: &Request,
+        out: &mut LineDetermination<'e>,
+    ) {
+        let Some(postings) = self.index.get(&(payer, out.code.key())) else {
+            return;
+        };
+        let date = request.date;
+        let mut applied: Vec<u32> = Vec::new();
+        let mut prior_auth: Option<PriorAuth> = None;
+        for posting in postings {
+            if !posting.products.contains(lob)
+                || date < posting.from
+                || posting.until.is_some_and(|u| date >= u)
+                || applied.contains(&posting.policy)
+            {
+                continue;
+            }
+            applied.push(posting.policy);
+            let policy = &self.policies[posting.policy as usize];
+            let pa = self.apply_policy(policy, posting.code_list, lob, market, request, out);
+            prior_auth = Some(prior_auth.map_or(pa, |p| p.max(pa)));
+        }
+        if let Some(pa) = prior_auth {
+            out.prior_auth = pa;
+            out.reasons.sort();
+            out.reasons.dedup();
+        }
+    }
+
+    /// Applies one policy to a line; returns its prior-authorization answer.
+    fn apply_policy<'e>(
+        &'e self,
+        policy: &'e CompiledPolicy,
+        code_list: u16,
+        lob: usize,
+        market: Market,
+        request: &Request,
+        out: &mut LineDetermination<'e>,
+    ) -> PriorAuth {
+        let date = request.date;
+        // Versions start at the policy's effective date and postings only
+        // match from it, so the partition point is at least 1.
+        let vi = policy.versions.partition_point(|(d, _)| *d <= date).max(1) - 1;
+        let (effective, version) = (&policy.versions[vi].0, policy.versions[vi].1.as_str());
+        out.policies.push(AppliedPolicy {
+            payer: &self.payers[policy.payer as usize].id,
+            number: &policy.number,
+            title: &policy.title,
+            version,
+            effective: *effective,
+        });
+
+        // Coverage: the statements for this product and code list.
+        let applies = |s: &&CompiledStatement| {
+            s.products.contains(lob) && (s.code_lists.is_empty() || s.code_lists.contains(&code_list))
+        };
+        let any_indication_match = !request.diagnoses.is_empty()
+            && policy.statements.iter().filter(applies).any(|s| {
+                s.diagnoses
+                    .iter()
+                    .any(|p| request.diagnoses.iter().any(|d| d.is_under(p)))
+            });
+        let any_general = policy
+            .statements
+            .iter()
+            .filter(applies)
+            .any(|s| s.diagnoses.is_empty());
+        let chosen = |s: &&CompiledStatement| {
+            if any_indication_match {
+                s.diagnoses
+                    .iter()
+                    .any(|p| request.diagnoses.iter().any(|d| d.is_under(p)))
+            } else if !request.diagnoses.is_empty() && any_general {
+                // Diagnoses given but none names an indication: the statements
+                // for "all other indications" decide.
+                s.diagnoses.is_empty()
+            } else {
+                true
+            }
+        };
+        let mut coverage: Option<Coverage> = None;
+        let mut mixed = false;
+        for s in policy.statements.iter().filter(applies).filter(chosen) {
+            match coverage {
+                None => coverage = Some(s.coverage),
+                Some(c) if c != s.coverage => mixed = true,
+                _ => {}
+            }
+            if let Some(r) = s.reason {
+                out.reasons.push(r);
+            }
+            out.citations.push(Citation {
+                policy: &policy.key,
+                version,
+                section: SECTION_POLICY,
+                heading: s.heading.as_deref(),
+                path: &s.path,
+                text: &s.text,
+            });
+        }
+        let list = &policy.code_lists[code_list as usize];
+        let coverage = match coverage {
+            Some(_) if mixed => {
+                out.reasons.push(Reason::DependsOnIndication);
+                Coverage::Conditional
+            }
+            Some(c) => c,
+            None => match list.status {
+                Some((c, reason)) => {
+                    out.reasons.extend(reason);
+                    out.citations.push(Citation {
+                        policy: &policy.key,
+                        version,
+                        section: &policy.coding_section,
+                        heading: list.heading.as_deref(),
+                        path: &list.path,
+                        text: &list.text,
+                    });
+                    c
+                }
+                None => {
+                    out.reasons.push(Reason::NoCoverageStatement);
+                    Coverage::Conditional
+                }
+            },
+        };
+        out.coverage = stricter_coverage(out.coverage, coverage);
+
+        // Prior authorization for the setting.
+        let pa = match &policy.prior_auth[setting_index(request.setting)] {
+            Some(rule) => {
+                if let Some(row) = rule.rows.iter().find(|r| r.products.contains(lob)) {
+                    out.citations.push(Citation {
+                        policy: &policy.key,
+                        version,
+                        section: SECTION_PRIOR_AUTH,
+                        heading: Some(&row.heading),
+                        path: &row.path,
+                        text: &row.text,
+                    });
+                    pa_outcome(row.requirement)
+                } else if let Some(req) = rule.requirement {
+                    out.citations.push(Citation {
+                        policy: &policy.key,
+                        version,
+                        section: SECTION_PRIOR_AUTH,
+                        heading: Some(&rule.heading),
+                        path: &rule.path,
+                        text: &rule.text,
+                    });
+                    pa_outcome(req)
+                } else if coverage == Coverage::NotCovered {
+                    PriorAuth::NotApplicable
+                } else {
+                    // The table lists the products that need authorization;
+                    // this one is not among them.
+                    out.citations.push(Citation {
+                        policy: &policy.key,
+                        version,
+                        section: SECTION_PRIOR_AUTH,
+                        heading: Some(&rule.heading),
+                        path: &rule.path,
+                        text: &rule.text,
+                    });
+                    PriorAuth::NoAuth
+                }
+            }
+            None if coverage == Coverage::NotCovered => PriorAuth::NotApplicable,
+            // The policy is silent on this setting: do not claim "no auth".
+            None => PriorAuth::Conditional,
+        };
+
+        for n in &policy.notes {
+            let for_market = n.kind != DeterminationNoteKind::Medicare || market == Market::MedicareAdvantage;
+            if n.products.contains(lob) && for_market {
+                out.notes.push(DeterminationNote {
+                    kind: n.kind,
+                    policy: &policy.key,
+                    text: &n.text,
+                    see_policy: n.see_policy.as_ref(),
+                    see_ncd: n.see_ncd.as_deref(),
+                });
+            }
+        }
+        if coverage == Coverage::NotCovered {
+            if let Some(text) = &policy.clinical_exception {
+                out.notes.push(DeterminationNote {
+                    kind: DeterminationNoteKind::ClinicalException,
+                    policy: &policy.key,
+                    text,
+                    see_policy: None,
+                    see_ncd: None,
+                });
+            }
+        }
+        pa
+    }
+
+    /// Every policy that lists a code, for any payer, product or date.
+    pub fn policies_for_code(&self, code: &Code) -> Vec<CodeListing<'_>> {
+        let mut out = Vec::new();
+        for (pi, _) in self.payers.iter().enumerate() {
+            let Some(postings) = self.index.get(&(pi as u32, code.key())) else {
+                continue;
+            };
+            for posting in postings {
+                let policy = &self.catalog.policies[posting.policy as usize];
+                let list = &policy.code_lists[posting.code_list as usize];
+                let description = list
+                    .codes
+                    .iter()
+                    .find(|e| Code::parse(list.system, &e.code).is_ok_and(|c| c == *code))
+                    .map(|e| e.description.as_str())
+                    .unwrap_or("");
+                let payer = &self.catalog.payers[pi];
+                out.push(CodeListing {
+                    policy,
+                    code_list: &list.id,
+                    description,
+                    products: payer.members(posting.products).map(|l| l.id.as_str()).collect(),
+                    status: list.status,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Where a code is listed, for `medpol codes`.
+#[derive(Debug, Clone)]
+pub struct CodeListing<'e> {
+    pub policy: &'e Policy,
+    pub code_list: &'e str,
+    pub description: &'e str,
+    pub products: Vec<&'e str>,
+    pub status: Option<CoverageStatus>,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,97 @@
+//! The setting a service is performed in, and the mapping from CMS
+//! place-of-service codes to it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a service is performed, as medical policies distinguish it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Setting {
+    Inpatient,
+    Outpatient,
+}
+
+impl Setting {
+    pub fn id(self) -> &'static str {
+        match self {
+            Setting::Inpatient => "inpatient",
+            Setting::Outpatient => "outpatient",
+        }
+    }
+
+    /// The setting of a CMS place-of-service code (two digits).
+    ///
+    /// Inpatient: 21 (inpatient hospital), 51 (inpatient psychiatric facility)
+    /// and 61 (comprehensive inpatient rehabilitation facility): the places
+    /// where a member is admitted to a hospital-level stay. Every other code
+    /// CMS has assigned is outpatient, including facility residences (31–34,
+    /// 54–56) and partial hospitalisation (52), which policies' inpatient
+    /// precertification rules do not cover. Unassigned codes are an error, not
+    /// a guess.
+    pub fn from_place_of_service(code: &str) -> Result<Setting, SettingError> {
+        let t = code.trim();
+        let n: u8 = if t.len() == 2 && t.bytes().all(|b| b.is_ascii_digit()) {
+            t.parse().unwrap_or(0)
+        } else {
+            0
+        };
+        match n {
+            21 | 51 | 61 => Ok(Setting::Inpatient),
+            1..=20 | 22..=27 | 31..=34 | 41 | 42 | 49 | 50 | 52..=58 | 60 | 62 | 65 | 66 | 71
+            | 72 | 81 | 99 => Ok(Setting::Outpatient),
+            _ => Err(SettingError(code.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a setting: expected inpatient, outpatient, or an assigned two-digit CMS place-of-service code (e.g. 11 office, 21 inpatient hospital, 22 outpatient hospital)")]
+pub struct SettingError(pub String);
+
+impl FromStr for Setting {
+    type Err = SettingError;
+
+    /// `inpatient`, `outpatient`, or a place-of-service code.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "inpatient" => Ok(Setting::Inpatient),
+            "outpatient" => Ok(Setting::Outpatient),
+            _ => Setting::from_place_of_service(s),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_places_of_service() {
+        for pos in ["21", "51", "61"] {
+            assert_eq!(Setting::from_place_of_service(pos), Ok(Setting::Inpatient));
+        }
+        for pos in ["11", "19", "22", "23", "24", "31", "52", "81", "99", "02", "10"] {
+            assert_eq!(Setting::from_place_of_service(pos), Ok(Setting::Outpatient));
+        }
+        for bad in ["00", "28", "30", "35", "1", "211", "ab", "", "59", "98"] {
+            assert!(Setting::from_place_of_service(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_names_and_codes() {
+        assert_eq!("Inpatient".parse(), Ok(Setting::Inpatient));
+        assert_eq!("outpatient".parse(), Ok(Setting::Outpatient));
+        assert_eq!("21".parse(), Ok(Setting::Inpatient));
+        assert!("home".parse::<Setting>().is_err());
+    }
+}
