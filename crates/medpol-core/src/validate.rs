@@ -72,6 +72,9 @@ pub struct Issue {
     pub severity: Severity,
     pub path: FieldPath,
     pub message: String,
+    /// Another payer or policy the problem involves (e.g. the first holder
+    /// of a duplicated number).
+    pub other: Option<Subject>,
 }
 
 impl Issue {
@@ -80,6 +83,7 @@ impl Issue {
             severity: Severity::Error,
             path,
             message: message.into(),
+            other: None,
         }
     }
 
@@ -88,6 +92,7 @@ impl Issue {
             severity: Severity::Warning,
             path,
             message: message.into(),
+            other: None,
         }
     }
 }
@@ -353,45 +358,51 @@ pub enum Subject {
     Policy(usize),
 }
 
-/// Checks a whole catalogue: each payer and policy, then what spans them
-/// (duplicate ids, duplicate policy numbers, related policies that do not
-/// resolve).
+/// Checks a whole catalogue: each payer and policy, then what spans them.
 pub fn validate_catalog(catalog: &Catalog) -> Vec<(Subject, Issue)> {
+    let mut out = Vec::new();
+    for (i, p) in catalog.payers.iter().enumerate() {
+        out.extend(validate_payer(p).into_iter().map(|issue| (Subject::Payer(i), issue)));
+    }
+    for (i, pol) in catalog.policies.iter().enumerate() {
+        let payer = catalog.payer(&pol.payer);
+        out.extend(validate_policy(pol, payer).into_iter().map(|issue| (Subject::Policy(i), issue)));
+    }
+    out.extend(validate_across(catalog));
+    out
+}
+
+/// Checks what spans payers and policies: duplicate payer ids, duplicate
+/// policy numbers, related policies that do not resolve (a warning).
+pub fn validate_across(catalog: &Catalog) -> Vec<(Subject, Issue)> {
     let mut out = Vec::new();
     let mut payers: HashMap<&str, usize> = HashMap::new();
     for (i, p) in catalog.payers.iter().enumerate() {
-        for issue in validate_payer(p) {
-            out.push((Subject::Payer(i), issue));
-        }
         if let Some(first) = payers.insert(p.id.as_str(), i) {
             out.push((
                 Subject::Payer(i),
-                Issue::error(
-                    FieldPath::root().key("id"),
-                    format!("duplicate payer id `{}` (also payer #{})", p.id, first + 1),
-                ),
+                Issue {
+                    other: Some(Subject::Payer(first)),
+                    ..Issue::error(FieldPath::root().key("id"), format!("duplicate payer id `{}`", p.id))
+                },
             ));
         }
     }
     let mut numbers: HashMap<(&str, &str), usize> = HashMap::new();
     for (i, pol) in catalog.policies.iter().enumerate() {
-        let payer = catalog.payer(&pol.payer);
-        for issue in validate_policy(pol, payer) {
-            out.push((Subject::Policy(i), issue));
-        }
         if let Some(first) = numbers.insert((pol.payer.as_str(), pol.number.as_str()), i) {
             out.push((
                 Subject::Policy(i),
-                Issue::error(
-                    FieldPath::root().key("number"),
-                    format!(
-                        "duplicate policy number {} for payer {} (first defined by policy #{}: {})",
-                        pol.number,
-                        pol.payer,
-                        first + 1,
-                        catalog.policies[first].title
-                    ),
-                ),
+                Issue {
+                    other: Some(Subject::Policy(first)),
+                    ..Issue::error(
+                        FieldPath::root().key("number"),
+                        format!(
+                            "duplicate policy number {} for payer {} (also used by \"{}\")",
+                            pol.number, pol.payer, catalog.policies[first].title
+                        ),
+                    )
+                },
             ));
         }
     }

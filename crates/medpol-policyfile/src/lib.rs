@@ -1,0 +1,383 @@
+//! The policy-file adapter: one human-editable TOML file per policy, one
+//! `payer.toml` per payer, under `policies/<payer>/`.
+//!
+//! The file format *is* the serde form of [`medpol_core::model`]: the loader
+//! deserializes files straight into the model, runs the core's validators, and
+//! turns each problem's field path into a file and line by re-reading the
+//! file with spans (only when there is a problem to place). The writer is the
+//! same serde form, so what [`policy_to_toml`] writes loads back unchanged.
+//!
+//! Loading never half-succeeds: either every file is valid and a whole
+//! [`Catalog`] comes back, or the caller gets every error found, each with
+//! its file and line.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use medpol_core::model::{Catalog, Payer, Policy};
+use medpol_core::validate::{self, FieldPath, Issue, Segment, Severity, Subject};
+use rayon::prelude::*;
+
+/// A file's text and the path to report it by.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+/// A problem in a policy set, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub file: PathBuf,
+    /// 1-based line, when the problem has a place in the file.
+    pub line: Option<usize>,
+    /// The field, in file-format key names (e.g. `statement[0].products[1]`).
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": {}: ", self.severity)?;
+        if let Some(field) = &self.field {
+            write!(f, "{field}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// A policy set that did not load: every diagnostic found (errors first).
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct LoadError {
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl LoadError {
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.errors().count();
+        write!(f, "{n} error{} in the policy files", if n == 1 { "" } else { "s" })?;
+        for d in &self.diagnostics {
+            write!(f, "\n{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A valid policy set.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub catalog: Catalog,
+    /// The file of each payer, parallel to `catalog.payers`.
+    pub payer_files: Vec<PathBuf>,
+    /// The file of each policy, parallel to `catalog.policies`.
+    pub policy_files: Vec<PathBuf>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// The name a payer file must have.
+pub const PAYER_FILE: &str = "payer.toml";
+
+/// Reads every `.toml` file under `dir`, sorted by path so that loading is
+/// deterministic.
+pub fn read_dir(dir: &Path) -> Result<Vec<Source>, LoadError> {
+    let mut paths = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    let io_error = |path: &Path, e: std::io::Error| LoadError {
+        diagnostics: vec![Diagnostic {
+            severity: Severity::Error,
+            file: path.to_path_buf(),
+            line: None,
+            field: None,
+            message: format!("cannot read: {e}"),
+        }],
+    };
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| io_error(&d, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error(&d, e))?;
+            let path = entry.path();
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let ft = entry.file_type().map_err(|e| io_error(&path, e))?;
+            if ft.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort();
+    paths
+        .into_par_iter()
+        .map(|path| match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Source { path, text }),
+            Err(e) => Err(io_error(&path, e)),
+        })
+        .collect()
+}
+
+/// Reads and loads a policy directory.
+pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
+    if !dir.is_dir() {
+        return Err(LoadError {
+            diagnostics: vec![Diagnostic {
+                severity: Severity::Error,
+                file: dir.to_path_buf(),
+                line: None,
+                field: None,
+                message: "not a directory of policy files (expected <payer>/payer.toml and <payer>/<number>-<title>.toml)".into(),
+            }],
+        });
+    }
+    load_sources(read_dir(dir)?)
+}
+
+enum Parsed {
+    Payer(Payer),
+    Policy(Policy),
+    Failed(Diagnostic),
+}
+
+fn is_payer_file(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == PAYER_FILE)
+}
+
+fn parse(source: &Source) -> Parsed {
+    let result = if is_payer_file(&source.path) {
+        toml::from_str::<Payer>(&source.text).map(Parsed::Payer)
+    } else {
+        toml::from_str::<Policy>(&source.text).map(Parsed::Policy)
+    };
+    result.unwrap_or_else(|e| {
+        Parsed::Failed(Diagnostic {
+            severity: Severity::Error,
+            file: source.path.clone(),
+            line: e.span().map(|s| line_of(&source.text, s.start)),
+            field: None,
+            message: e.message().trim().to_string(),
+        })
+    })
+}
+
+/// Loads a policy set from sources: parses every file, validates every payer
+/// and policy, then what spans them.
+pub fn load_sources(sources: Vec<Source>) -> Result<Loaded, LoadError> {
+    let parsed: Vec<Parsed> = sources.par_iter().map(parse).collect();
+    let mut diagnostics = Vec::new();
+    let mut catalog = Catalog::default();
+    let mut payer_sources = Vec::new();
+    let mut policy_sources = Vec::new();
+    for (source, p) in sources.iter().zip(parsed) {
+        match p {
+            Parsed::Payer(payer) => {
+                catalog.payers.push(payer);
+                payer_sources.push(source);
+            }
+            Parsed::Policy(policy) => {
+                catalog.policies.push(policy);
+                policy_sources.push(source);
+            }
+            Parsed::Failed(d) => diagnostics.push(d),
+        }
+    }
+
+    // A policy in a payer's directory belongs to that payer.
+    for (policy, source) in catalog.policies.iter().zip(&policy_sources) {
+        let dir = source.path.parent();
+        let dir_payer = catalog
+            .payers
+            .iter()
+            .zip(&payer_sources)
+            .find(|(_, s)| s.path.parent() == dir)
+            .map(|(p, _)| p.id.as_str());
+        if let Some(dir_payer) = dir_payer {
+            if dir_payer != policy.payer {
+                diagnostics.push(locate(
+                    source,
+                    Issue {
+                        severity: Severity::Error,
+                        path: FieldPath::root().key("payer"),
+                        message: format!(
+                            "this file is in the directory of payer `{dir_payer}` but names payer `{}`",
+                            policy.payer
+                        ),
+                        other: None,
+                    },
+                ));
+            }
+        }
+    }
+
+    for (i, payer) in catalog.payers.iter().enumerate() {
+        for issue in validate::validate_payer(payer) {
+            diagnostics.push(locate(payer_sources[i], issue));
+        }
+    }
+    let per_policy: Vec<Vec<Diagnostic>> = catalog
+        .policies
+        .par_iter()
+        .zip(policy_sources.par_iter())
+        .map(|(policy, source)| {
+            validate::validate_policy(policy, catalog.payer(&policy.payer))
+                .into_iter()
+                .map(|issue| locate(source, issue))
+                .collect()
+        })
+        .collect();
+    diagnostics.extend(per_policy.into_iter().flatten());
+    for (subject, issue) in validate::validate_across(&catalog) {
+        let source_of = |subject| match subject {
+            Subject::Payer(i) => payer_sources[i],
+            Subject::Policy(i) => policy_sources[i],
+        };
+        let mut d = locate(source_of(subject), issue.clone());
+        if let Some(other) = issue.other {
+            d.message.push_str(&format!("; see {}", source_of(other).path.display()));
+        }
+        diagnostics.push(d);
+    }
+
+    diagnostics.sort_by(|a, b| {
+        (std::cmp::Reverse(a.severity), &a.file, a.line).cmp(&(std::cmp::Reverse(b.severity), &b.file, b.line))
+    });
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        return Err(LoadError { diagnostics });
+    }
+    Ok(Loaded {
+        catalog,
+        payer_files: payer_sources.iter().map(|s| s.path.clone()).collect(),
+        policy_files: policy_sources.iter().map(|s| s.path.clone()).collect(),
+        warnings: diagnostics,
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+}
+
+fn locate(source: &Source, issue: Issue) -> Diagnostic {
+    let span = span_of(&source.text, &issue.path);
+    Diagnostic {
+        severity: issue.severity,
+        file: source.path.clone(),
+        line: span.map(|s| line_of(&source.text, s.start)),
+        field: (!issue.path.0.is_empty()).then(|| issue.path.to_string()),
+        message: issue.message,
+    }
+}
+
+/// The byte range of the value at `path` in a TOML text, or of the nearest
+/// enclosing value that exists (a missing key is reported at its table).
+pub fn span_of(text: &str, path: &FieldPath) -> Option<Range<usize>> {
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(text).ok()?;
+    let mut best: Option<Range<usize>> = None;
+    let mut table: Option<&DeTable> = Some(root.get_ref());
+    let mut value: Option<&DeValue> = None;
+    for seg in &path.0 {
+        match seg {
+            Segment::Key(k) => {
+                let t = match (table, value) {
+                    (Some(t), None) => t,
+                    (_, Some(DeValue::Table(t))) => t,
+                    _ => break,
+                };
+                let Some((key, v)) = t.iter().find(|(key, _)| key.get_ref().as_ref() == *k) else {
+                    break;
+                };
+                best = Some(if v.span().start < key.span().start { key.span() } else { v.span() });
+                table = None;
+                value = Some(v.get_ref());
+            }
+            Segment::Index(i) => {
+                let Some(DeValue::Array(a)) = value else { break };
+                let Some(v) = a.get(*i) else { break };
+                best = Some(v.span());
+                value = Some(v.get_ref());
+            }
+        }
+    }
+    best
+}
+
+/// A policy as the text of its file.
+pub fn policy_to_toml(policy: &Policy) -> String {
+    toml::to_string_pretty(policy).expect("a policy always serializes to TOML")
+}
+
+/// A payer as the text of its `payer.toml`.
+pub fn payer_to_toml(payer: &Payer) -> String {
+    toml::to_string_pretty(payer).expect("a payer always serializes to TOML")
+}
+
+/// The file name for a policy: its number and a slug of its title.
+pub fn policy_file_name(policy: &Policy) -> String {
+    let mut slug = String::new();
+    for c in policy.title.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 48 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        format!("{}.toml", policy.number)
+    } else {
+        format!("{}-{slug}.toml", policy.number)
+    }
+}
+
+/// Writes a catalogue as a policy directory: `<dir>/<payer>/payer.toml` and
+/// one file per policy. Each file is written to a temporary name and renamed,
+/// so a reader never sees a half-written file.
+pub fn write_catalog(catalog: &Catalog, dir: &Path) -> std::io::Result<usize> {
+    let mut files = Vec::with_capacity(catalog.payers.len() + catalog.policies.len());
+    for payer in &catalog.payers {
+        files.push((dir.join(&payer.id).join(PAYER_FILE), payer_to_toml(payer)));
+    }
+    for policy in &catalog.policies {
+        files.push((dir.join(&policy.payer).join(policy_file_name(policy)), policy_to_toml(policy)));
+    }
+    for payer in &catalog.payers {
+        std::fs::create_dir_all(dir.join(&payer.id))?;
+    }
+    files
+        .par_iter()
+        .map(|(path, text)| write_atomically(path, text))
+        .collect::<std::io::Result<Vec<()>>>()?;
+    Ok(files.len())
+}
+
+/// Writes `text` to `path` through a temporary file in the same directory.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests;
