@@ -1,1 +1,360 @@
-fn main() {}
+//! `medpol`: the command-line adapter. It parses arguments, loads policies
+//! (the bundled set or a directory), calls the core, and prints. Exit codes:
+//! 0 an answer; 2 bad input (arguments, a request the engine cannot answer,
+//! policy files that do not validate); 1 anything else (e.g. a write failed).
+
+mod cli;
+mod output;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use medpol_core::code::{Code, CodeSystem, Modifier};
+use medpol_core::request::{Request, ServiceLine};
+use medpol_core::Engine;
+use medpol_policyfile::{LoadError, Loaded, Source};
+
+use crate::cli::{Cli, Command, Format, SynthCommand};
+
+mod bundled {
+    include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+}
+
+/// Why a command failed, deciding the exit code.
+enum Failure {
+    /// The user's input is wrong; the message says what would be valid.
+    Input(String),
+    /// Policy files that do not load.
+    Policies(LoadError),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Internal(e)
+    }
+}
+
+type Result<T> = std::result::Result<T, Failure>;
+
+fn input<T>(msg: impl Into<String>) -> Result<T> {
+    Err(Failure::Input(msg.into()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Policies(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Internal(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Loads the policy set: a directory, or the files bundled in the binary.
+fn load(dir: Option<&Path>) -> Result<Loaded> {
+    let loaded = match dir {
+        Some(dir) => medpol_policyfile::load_dir(dir),
+        None => medpol_policyfile::load_sources(
+            bundled::BUNDLED
+                .iter()
+                .map(|(path, text)| Source {
+                    path: PathBuf::from(path),
+                    text: text.to_string(),
+                })
+                .collect(),
+        ),
+    };
+    loaded.map_err(Failure::Policies)
+}
+
+fn compile(loaded: Loaded) -> Result<Engine> {
+    Engine::compile(loaded.catalog)
+        .map_err(|e| Failure::Input(format!("the policy set does not compile: {e}")))
+}
+
+fn parse_date(s: &str, what: &str) -> Result<chrono::NaiveDate> {
+    medpol_core::model::iso_date::parse(s).or_else(|e| input(format!("{what}: {e}")))
+}
+
+/// `CODE[:MOD[,MOD...]]`, e.g. `20610:RT,59`.
+fn parse_line(spec: &str, system: Option<CodeSystem>) -> Result<ServiceLine> {
+    let (code, mods) = match spec.split_once(':') {
+        Some((c, m)) => (c, Some(m)),
+        None => (spec, None),
+    };
+    let code = match system {
+        Some(s) => Code::parse(s, code),
+        None => Code::infer_procedure(code),
+    }
+    .or_else(|e| input(format!("--code: {e}")))?;
+    if !code.system().is_procedure() {
+        return input(format!(
+            "--code: {} codes are diagnoses; give them with --diagnosis, and procedure codes (HCPCS, CPT, ICD-10-PCS) with --code",
+            code.system()
+        ));
+    }
+    let modifiers = mods
+        .map(|m| {
+            m.split(',')
+                .map(Modifier::parse)
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .or_else(|e| input(format!("--code {spec}: {e}")))?
+        .unwrap_or_default();
+    Ok(ServiceLine { code, modifiers })
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Check(args) => {
+            let system = args
+                .system
+                .as_deref()
+                .map(|s| s.parse::<CodeSystem>())
+                .transpose()
+                .or_else(|e| input(format!("--system: {e}")))?;
+            let lines = args
+                .codes
+                .iter()
+                .map(|c| parse_line(c, system))
+                .collect::<Result<Vec<_>>>()?;
+            let diagnoses = args
+                .diagnoses
+                .iter()
+                .map(|d| {
+                    Code::parse(CodeSystem::Icd10cm, d)
+                        .or_else(|e| input(format!("--diagnosis: {e}")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let setting = args
+                .setting
+                .parse()
+                .or_else(|e| input(format!("--setting: {e}")))?;
+            let request = Request {
+                payer: args.payer,
+                product: args.product,
+                setting,
+                date: parse_date(&args.date, "--date")?,
+                lines,
+                diagnoses,
+            };
+            let engine = compile(load(args.policies.as_deref())?)?;
+            let determination = engine
+                .determine(&request)
+                .or_else(|e| input(e.to_string()))?;
+            if args.json {
+                serde_json::to_writer_pretty(&mut out, &determination).context("writing JSON")?;
+                writeln!(out).context("writing")?;
+            } else {
+                output::determination(&mut out, &determination).context("writing")?;
+            }
+        }
+        Command::Validate(args) => {
+            let dir = args.dir.or(args.policies);
+            let label = dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|| "the bundled policies".into());
+            let loaded = load(dir.as_deref())?;
+            for w in &loaded.warnings {
+                writeln!(out, "{w}").context("writing")?;
+            }
+            let (payers, policies) = (loaded.catalog.payers.len(), loaded.catalog.policies.len());
+            let warnings = loaded.warnings.len();
+            let engine = compile(loaded)?;
+            writeln!(
+                out,
+                "{label}: {payers} payer{}, {policies} polic{}, {} indexed codes: valid ({warnings} warning{})",
+                if payers == 1 { "" } else { "s" },
+                if policies == 1 { "y" } else { "ies" },
+                engine.indexed_codes(),
+                if warnings == 1 { "" } else { "s" },
+            )
+            .context("writing")?;
+        }
+        Command::Show(args) => {
+            let loaded = load(args.policies.policies.as_deref())?;
+            let catalog = &loaded.catalog;
+            let matches: Vec<_> = catalog
+                .find_policies(args.payer.as_deref(), &args.number)
+                .collect();
+            let policy = match matches.as_slice() {
+                [one] => *one,
+                [] => {
+                    let mut known: Vec<String> = catalog
+                        .policies
+                        .iter()
+                        .filter(|p| args.payer.as_deref().is_none_or(|id| p.payer == id))
+                        .map(|p| format!("{} {}", p.payer, p.number))
+                        .collect();
+                    known.sort();
+                    known.truncate(20);
+                    return input(format!(
+                        "no policy numbered {}{}; known policies include: {}",
+                        args.number,
+                        args.payer
+                            .as_deref()
+                            .map(|p| format!(" for payer {p}"))
+                            .unwrap_or_default(),
+                        known.join(", ")
+                    ));
+                }
+                many => {
+                    return input(format!(
+                        "several payers have a policy numbered {}: {}; choose one with --payer",
+                        args.number,
+                        many.iter()
+                            .map(|p| p.payer.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                }
+            };
+            let version = match &args.date {
+                Some(d) => {
+                    let date = parse_date(d, "--date")?;
+                    match policy.version_on(date) {
+                        Some(v) => v,
+                        None => {
+                            return input(format!(
+                                "policy {} was not in effect on {date}: it applies from {}{}",
+                                policy.key(),
+                                policy.effective,
+                                policy
+                                    .retired
+                                    .map(|r| format!(" until {r}"))
+                                    .unwrap_or_default()
+                            ))
+                        }
+                    }
+                }
+                None => policy.versions().pop().expect("every policy has a version"),
+            };
+            let payer = catalog.payer(&policy.payer).expect("validated");
+            match args.format {
+                Format::Json => {
+                    let doc = serde_json::json!({
+                        "policy": policy,
+                        "version": version,
+                        "versions": policy.versions(),
+                    });
+                    serde_json::to_writer_pretty(&mut out, &doc).context("writing JSON")?;
+                    writeln!(out).context("writing")?;
+                }
+                Format::Text => {
+                    output::policy(&mut out, payer, policy, &version).context("writing")?
+                }
+            }
+        }
+        Command::Codes(args) => {
+            let code = match args.system.as_deref() {
+                Some(s) => {
+                    let system = s
+                        .parse::<CodeSystem>()
+                        .or_else(|e| input(format!("--system: {e}")))?;
+                    Code::parse(system, &args.code)
+                }
+                None => Code::infer_procedure(&args.code),
+            }
+            .or_else(|e| input(e.to_string()))?;
+            let engine = compile(load(args.policies.policies.as_deref())?)?;
+            let listings = engine.policies_for_code(&code);
+            if args.json {
+                let rows: Vec<_> = listings
+                    .iter()
+                    .map(|l| {
+                        serde_json::json!({
+                            "payer": l.policy.payer,
+                            "number": l.policy.number,
+                            "title": l.policy.title,
+                            "effective": l.policy.effective,
+                            "retired": l.policy.retired,
+                            "code_list": l.code_list,
+                            "description": l.description,
+                            "status": l.status,
+                            "products": l.products,
+                        })
+                    })
+                    .collect();
+                serde_json::to_writer_pretty(
+                    &mut out,
+                    &serde_json::json!({ "code": code, "policies": rows }),
+                )
+                .context("writing JSON")?;
+                writeln!(out).context("writing")?;
+            } else {
+                output::code_listings(&mut out, &code, &listings).context("writing")?;
+            }
+        }
+        Command::Synth(SynthCommand::Policies(args)) => {
+            if args.count == 0 || args.payers == 0 {
+                return input("--count and --payers must be at least 1");
+            }
+            let catalog = medpol_synth::catalog(&medpol_synth::SynthConfig {
+                policies: args.count,
+                payers: args.payers,
+                seed: args.seed,
+            });
+            let written = write_new_dir(&args.out, |tmp| {
+                medpol_policyfile::write_catalog(&catalog, tmp).map_err(anyhow::Error::from)
+            })?;
+            writeln!(
+                out,
+                "wrote {written} files ({} payers, {} policies) to {}",
+                catalog.payers.len(),
+                catalog.policies.len(),
+                args.out.display()
+            )
+            .context("writing")?;
+        }
+    }
+    out.flush().context("writing")?;
+    Ok(())
+}
+
+/// Creates `dir` whole or not at all: writes into a temporary sibling and
+/// renames it into place. Refuses to touch a directory that has files.
+fn write_new_dir<T>(dir: &Path, write: impl FnOnce(&Path) -> anyhow::Result<T>) -> Result<T> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty {
+            return input(format!(
+                "--out {}: exists and is not empty; give a new directory",
+                dir.display()
+            ));
+        }
+        std::fs::remove_dir(dir).with_context(|| format!("replacing {}", dir.display()))?;
+    }
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = write(&tmp).and_then(|v| {
+        std::fs::rename(&tmp, dir)
+            .with_context(|| format!("moving the output into {}", dir.display()))?;
+        Ok(v)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    Ok(result?)
+}

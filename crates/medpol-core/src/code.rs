@@ -162,7 +162,9 @@ impl Code {
                     && (s[4].is_ascii_digit() || s[4] == b'F' || s[4] == b'T')
             }
             CodeSystem::Icd10pcs => {
-                len == 7 && s.iter().all(|c| c.is_ascii_alphanumeric() && *c != b'I' && *c != b'O')
+                len == 7
+                    && s.iter()
+                        .all(|c| c.is_ascii_alphanumeric() && *c != b'I' && *c != b'O')
             }
             CodeSystem::Icd10cm => {
                 let head_ok = len >= 3
@@ -307,7 +309,10 @@ impl Modifier {
     pub fn parse(input: &str) -> Result<Modifier, ModifierError> {
         let t = input.trim().as_bytes();
         if t.len() == 2 && t.iter().all(u8::is_ascii_alphanumeric) {
-            Ok(Modifier([t[0].to_ascii_uppercase(), t[1].to_ascii_uppercase()]))
+            Ok(Modifier([
+                t[0].to_ascii_uppercase(),
+                t[1].to_ascii_uppercase(),
+            ]))
         } else {
             Err(ModifierError(input.to_string()))
         }
@@ -391,20 +396,40 @@ mod tests {
 
     #[test]
     fn canonicalises_case_and_icd_dot() {
-        assert_eq!(Code::parse(CodeSystem::Hcpcs, " m0076 ").unwrap().as_str(), "M0076");
-        assert_eq!(Code::parse(CodeSystem::Icd10cm, "m5450").unwrap().as_str(), "M54.50");
         assert_eq!(
-            Code::parse(CodeSystem::Icd10cm, "S72001A").unwrap().as_str(),
+            Code::parse(CodeSystem::Hcpcs, " m0076 ").unwrap().as_str(),
+            "M0076"
+        );
+        assert_eq!(
+            Code::parse(CodeSystem::Icd10cm, "m5450").unwrap().as_str(),
+            "M54.50"
+        );
+        assert_eq!(
+            Code::parse(CodeSystem::Icd10cm, "S72001A")
+                .unwrap()
+                .as_str(),
             "S72.001A"
         );
     }
 
     #[test]
     fn infers_procedure_systems() {
-        assert_eq!(Code::infer_procedure("M0076").unwrap().system(), CodeSystem::Hcpcs);
-        assert_eq!(Code::infer_procedure("99213").unwrap().system(), CodeSystem::Cpt);
-        assert_eq!(Code::infer_procedure("0232T").unwrap().system(), CodeSystem::Cpt);
-        assert_eq!(Code::infer_procedure("0SG00ZZ").unwrap().system(), CodeSystem::Icd10pcs);
+        assert_eq!(
+            Code::infer_procedure("M0076").unwrap().system(),
+            CodeSystem::Hcpcs
+        );
+        assert_eq!(
+            Code::infer_procedure("99213").unwrap().system(),
+            CodeSystem::Cpt
+        );
+        assert_eq!(
+            Code::infer_procedure("0232T").unwrap().system(),
+            CodeSystem::Cpt
+        );
+        assert_eq!(
+            Code::infer_procedure("0SG00ZZ").unwrap().system(),
+            CodeSystem::Icd10pcs
+        );
         assert!(matches!(
             Code::infer_procedure("X1"),
             Err(CodeError::UnknownShape { .. })

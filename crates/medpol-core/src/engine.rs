@@ -30,7 +30,7 @@ use crate::model::{
     Catalog, CoverageStatus, LinkKind, Market, NoteKind, PaRequirement, Payer, Policy, ProductSet,
     RelatedPolicy, MAX_LINES_OF_BUSINESS,
 };
-use crate::request::{Request, RequestError};
+use crate::request::{Request, RequestError, ServiceLine};
 use crate::setting::Setting;
 
 /// A catalogue that does not compile. Adapters validate files before this,
@@ -41,7 +41,9 @@ pub enum CompileError {
     UnknownPayer { policy: String, payer: String },
     #[error("payer {payer}: duplicate payer id")]
     DuplicatePayer { payer: String },
-    #[error("payer {payer}: {count} lines of business, more than the {MAX_LINES_OF_BUSINESS} supported")]
+    #[error(
+        "payer {payer}: {count} lines of business, more than the {MAX_LINES_OF_BUSINESS} supported"
+    )]
     TooManyLinesOfBusiness { payer: String, count: usize },
     #[error("policy {policy}: {field}: unknown product `{product}`; valid products: {}", .valid.join(", "))]
     UnknownProduct {
@@ -142,6 +144,22 @@ struct Posting {
     until: Option<NaiveDate>,
 }
 
+/// A member's product, resolved against the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProductRef {
+    payer: u32,
+    lob: u8,
+}
+
+/// What deciding one line needs besides the line.
+struct LineContext<'a> {
+    lob: usize,
+    market: Market,
+    setting: Setting,
+    date: NaiveDate,
+    diagnoses: &'a [Code],
+}
+
 /// A compiled catalogue, ready to decide requests.
 pub struct Engine {
     catalog: Catalog,
@@ -167,9 +185,10 @@ fn setting_index(s: Setting) -> usize {
 fn status_outcome(status: CoverageStatus, has_criteria: bool) -> (Coverage, Option<Reason>) {
     match status {
         CoverageStatus::Covered => (Coverage::Covered, None),
-        CoverageStatus::MedicallyNecessary if has_criteria => {
-            (Coverage::Conditional, Some(Reason::MedicalNecessityCriteria))
-        }
+        CoverageStatus::MedicallyNecessary if has_criteria => (
+            Coverage::Conditional,
+            Some(Reason::MedicalNecessityCriteria),
+        ),
         CoverageStatus::MedicallyNecessary => (Coverage::Covered, None),
         CoverageStatus::Investigational => (Coverage::NotCovered, Some(Reason::Investigational)),
         CoverageStatus::NotMedicallyNecessary => {
@@ -218,7 +237,12 @@ impl PolicyCompiler<'_> {
                     policy: self.key.clone(),
                     field: field.to_string(),
                     product: id.clone(),
-                    valid: self.payer.product_ids().iter().map(|s| s.to_string()).collect(),
+                    valid: self
+                        .payer
+                        .product_ids()
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
                 }
             })?);
         }
@@ -294,7 +318,8 @@ impl PolicyCompiler<'_> {
             let mut rows = Vec::with_capacity(r.rows.len());
             for (j, row) in r.rows.iter().enumerate() {
                 rows.push(CompiledPaRow {
-                    products: self.products(&format!("prior_auth[{i}].row[{j}].products"), &row.products)?,
+                    products: self
+                        .products(&format!("prior_auth[{i}].row[{j}].products"), &row.products)?,
                     requirement: row.requirement,
                     heading: format!("{heading}: {}", plain(&row.label)),
                     path: format!("prior-auth/{}/row/{}", r.setting.id(), j + 1),
@@ -349,7 +374,11 @@ impl PolicyCompiler<'_> {
             key: self.key.clone(),
             number: p.number.clone(),
             title: p.title.clone(),
-            versions: p.versions().into_iter().map(|v| (v.effective, v.label)).collect(),
+            versions: p
+                .versions()
+                .into_iter()
+                .map(|v| (v.effective, v.label))
+                .collect(),
             statements,
             prior_auth,
             code_lists,
@@ -378,7 +407,9 @@ impl Engine {
                 });
             }
             if payer_index.insert(p.id.clone(), i as u32).is_some() {
-                return Err(CompileError::DuplicatePayer { payer: p.id.clone() });
+                return Err(CompileError::DuplicatePayer {
+                    payer: p.id.clone(),
+                });
             }
             for (j, lob) in p.lines_of_business.iter().enumerate() {
                 product_index
@@ -398,11 +429,17 @@ impl Engine {
         let mut seen: FxHashMap<(u32, &str), ()> = FxHashMap::default();
         for policy in &catalog.policies {
             let key = policy.key();
-            let &payer_idx = payer_index.get(&policy.payer).ok_or_else(|| CompileError::UnknownPayer {
-                policy: key.clone(),
-                payer: policy.payer.clone(),
-            })?;
-            if seen.insert((payer_idx, policy.number.as_str()), ()).is_some() {
+            let &payer_idx =
+                payer_index
+                    .get(&policy.payer)
+                    .ok_or_else(|| CompileError::UnknownPayer {
+                        policy: key.clone(),
+                        payer: policy.payer.clone(),
+                    })?;
+            if seen
+                .insert((payer_idx, policy.number.as_str()), ())
+                .is_some()
+            {
                 return Err(CompileError::DuplicatePolicy {
                     policy: key,
                     payer: policy.payer.clone(),
@@ -425,13 +462,16 @@ impl Engine {
                             reason: e.to_string(),
                         }
                     })?;
-                    index.entry((payer_idx, code.key())).or_default().push(Posting {
-                        policy: policy_idx,
-                        code_list: li as u16,
-                        products,
-                        from: policy.effective,
-                        until: policy.retired,
-                    });
+                    index
+                        .entry((payer_idx, code.key()))
+                        .or_default()
+                        .push(Posting {
+                            policy: policy_idx,
+                            code_list: li as u16,
+                            products,
+                            from: policy.effective,
+                            until: policy.retired,
+                        });
                 }
             }
             policies.push(compiled);
@@ -457,8 +497,31 @@ impl Engine {
         self.index.len()
     }
 
-    /// Resolves a request's payer and product to (payer index, line of business index).
-    fn resolve_product(&self, payer: Option<&str>, product: &str) -> Result<(u32, usize), RequestError> {
+    /// Resolves a payer (optional) and product id to a member's product, once,
+    /// for callers that decide many lines for the same product.
+    pub fn resolve_product(
+        &self,
+        payer: Option<&str>,
+        product: &str,
+    ) -> Result<ProductRef, RequestError> {
+        self.resolve_indexes(payer, product)
+            .map(|(payer, lob)| ProductRef {
+                payer,
+                lob: lob as u8,
+            })
+    }
+
+    /// The payer and product ids of a resolved product.
+    pub fn product_ids(&self, product: ProductRef) -> (&str, &str) {
+        let p = &self.payers[product.payer as usize];
+        (&p.id, &p.lob_ids[product.lob as usize])
+    }
+
+    fn resolve_indexes(
+        &self,
+        payer: Option<&str>,
+        product: &str,
+    ) -> Result<(u32, usize), RequestError> {
         let (payer, product) = match (payer, product.split_once('/')) {
             (None, Some((p, prod))) => (Some(p), prod),
             _ => (payer, product),
@@ -483,14 +546,18 @@ impl Engine {
         };
         match payer {
             Some(payer_id) => {
-                let &pi = self.payer_index.get(payer_id).ok_or_else(|| RequestError::UnknownPayer {
-                    payer: payer_id.to_string(),
-                    valid: {
-                        let mut v: Vec<String> = self.payers.iter().map(|p| p.id.clone()).collect();
-                        v.sort();
-                        v
-                    },
-                })?;
+                let &pi =
+                    self.payer_index
+                        .get(payer_id)
+                        .ok_or_else(|| RequestError::UnknownPayer {
+                            payer: payer_id.to_string(),
+                            valid: {
+                                let mut v: Vec<String> =
+                                    self.payers.iter().map(|p| p.id.clone()).collect();
+                                v.sort();
+                                v
+                            },
+                        })?;
                 let p = &self.payers[pi as usize];
                 let li = p.lob_ids.iter().position(|l| l == product).ok_or_else(|| {
                     RequestError::UnknownProduct {
@@ -504,7 +571,10 @@ impl Engine {
                 Some([(pi, li)]) => Ok((*pi, *li as usize)),
                 Some(many) if !many.is_empty() => Err(RequestError::AmbiguousProduct {
                     product: product.to_string(),
-                    payers: many.iter().map(|(pi, _)| self.payers[*pi as usize].id.clone()).collect(),
+                    payers: many
+                        .iter()
+                        .map(|(pi, _)| self.payers[*pi as usize].id.clone())
+                        .collect(),
                 }),
                 _ => Err(RequestError::UnknownProduct {
                     product: product.to_string(),
@@ -517,47 +587,62 @@ impl Engine {
     /// Decides every line of a request.
     pub fn determine(&self, request: &Request) -> Result<Determination<'_>, RequestError> {
         request.check()?;
-        let (pi, li) = self.resolve_product(request.payer.as_deref(), &request.product)?;
-        let payer = &self.payers[pi as usize];
+        let product = self.resolve_product(request.payer.as_deref(), &request.product)?;
+        let (payer, product_id) = self.product_ids(product);
         let lines = request
             .lines
             .iter()
             .map(|line| {
-                let mut out = LineDetermination {
-                    code: line.code,
-                    modifiers: line.modifiers.clone(),
-                    coverage: Coverage::NoPolicy,
-                    reasons: Vec::new(),
-                    prior_auth: PriorAuth::NotApplicable,
-                    policies: Vec::new(),
-                    citations: Vec::new(),
-                    notes: Vec::new(),
-                };
-                self.decide_line(pi, li, payer.markets[li], request, &mut out);
-                out
+                self.decide(
+                    product,
+                    request.setting,
+                    request.date,
+                    line,
+                    &request.diagnoses,
+                )
             })
             .collect();
         Ok(Determination {
-            payer: &payer.id,
-            product: &payer.lob_ids[li],
+            payer,
+            product: product_id,
             setting: request.setting,
             date: request.date,
             lines,
         })
     }
 
-    fn decide_line<'e>(
-        &'e self,
-        payer: u32,
-        lob: usize,
-        market: Market,
-        request: &Request,
-        out: &mut LineDetermination<'e>,
-    ) {
-        let Some(postings) = self.index.get(&(payer, out.code.key())) else {
-            return;
+    /// Decides one service line for a resolved product. The line's code must
+    /// be a procedure code and the diagnoses ICD-10-CM ([`Request::check`]);
+    /// other codes simply match no policy.
+    pub fn decide(
+        &self,
+        product: ProductRef,
+        setting: Setting,
+        date: NaiveDate,
+        line: &ServiceLine,
+        diagnoses: &[Code],
+    ) -> LineDetermination<'_> {
+        let mut out = LineDetermination {
+            code: line.code,
+            modifiers: line.modifiers.clone(),
+            coverage: Coverage::NoPolicy,
+            reasons: Vec::new(),
+            prior_auth: PriorAuth::NotApplicable,
+            policies: Vec::new(),
+            citations: Vec::new(),
+            notes: Vec::new(),
         };
-        let date = request.date;
+        let Some(postings) = self.index.get(&(product.payer, line.code.key())) else {
+            return out;
+        };
+        let lob = product.lob as usize;
+        let ctx = LineContext {
+            lob,
+            market: self.payers[product.payer as usize].markets[lob],
+            setting,
+            date,
+            diagnoses,
+        };
         let mut applied: Vec<u32> = Vec::new();
         let mut prior_auth: Option<PriorAuth> = None;
         for posting in postings {
@@ -570,7 +655,7 @@ impl Engine {
             }
             applied.push(posting.policy);
             let policy = &self.policies[posting.policy as usize];
-            let pa = self.apply_policy(policy, posting.code_list, lob, market, request, out);
+            let pa = self.apply_policy(policy, posting.code_list, &ctx, &mut out);
             prior_auth = Some(prior_auth.map_or(pa, |p| p.max(pa)));
         }
         if let Some(pa) = prior_auth {
@@ -578,6 +663,7 @@ impl Engine {
             out.reasons.sort();
             out.reasons.dedup();
         }
+        out
     }
 
     /// Applies one policy to a line; returns its prior-authorization answer.
@@ -585,12 +671,10 @@ impl Engine {
         &'e self,
         policy: &'e CompiledPolicy,
         code_list: u16,
-        lob: usize,
-        market: Market,
-        request: &Request,
+        ctx: &LineContext<'_>,
         out: &mut LineDetermination<'e>,
     ) -> PriorAuth {
-        let date = request.date;
+        let (date, lob, market, diagnoses) = (ctx.date, ctx.lob, ctx.market, ctx.diagnoses);
         // Versions start at the policy's effective date and postings only
         // match from it, so the partition point is at least 1.
         let vi = policy.versions.partition_point(|(d, _)| *d <= date).max(1) - 1;
@@ -605,13 +689,14 @@ impl Engine {
 
         // Coverage: the statements for this product and code list.
         let applies = |s: &&CompiledStatement| {
-            s.products.contains(lob) && (s.code_lists.is_empty() || s.code_lists.contains(&code_list))
+            s.products.contains(lob)
+                && (s.code_lists.is_empty() || s.code_lists.contains(&code_list))
         };
-        let any_indication_match = !request.diagnoses.is_empty()
+        let any_indication_match = !diagnoses.is_empty()
             && policy.statements.iter().filter(applies).any(|s| {
                 s.diagnoses
                     .iter()
-                    .any(|p| request.diagnoses.iter().any(|d| d.is_under(p)))
+                    .any(|p| diagnoses.iter().any(|d| d.is_under(p)))
             });
         let any_general = policy
             .statements
@@ -622,8 +707,8 @@ impl Engine {
             if any_indication_match {
                 s.diagnoses
                     .iter()
-                    .any(|p| request.diagnoses.iter().any(|d| d.is_under(p)))
-            } else if !request.diagnoses.is_empty() && any_general {
+                    .any(|p| diagnoses.iter().any(|d| d.is_under(p)))
+            } else if !diagnoses.is_empty() && any_general {
                 // Diagnoses given but none names an indication: the statements
                 // for "all other indications" decide.
                 s.diagnoses.is_empty()
@@ -680,7 +765,7 @@ impl Engine {
         out.coverage = stricter_coverage(out.coverage, coverage);
 
         // Prior authorization for the setting.
-        let pa = match &policy.prior_auth[setting_index(request.setting)] {
+        let pa = match &policy.prior_auth[setting_index(ctx.setting)] {
             Some(rule) => {
                 if let Some(row) = rule.rows.iter().find(|r| r.products.contains(lob)) {
                     out.citations.push(Citation {
@@ -724,7 +809,8 @@ impl Engine {
         };
 
         for n in &policy.notes {
-            let for_market = n.kind != DeterminationNoteKind::Medicare || market == Market::MedicareAdvantage;
+            let for_market =
+                n.kind != DeterminationNoteKind::Medicare || market == Market::MedicareAdvantage;
             if n.products.contains(lob) && for_market {
                 out.notes.push(DeterminationNote {
                     kind: n.kind,
@@ -770,7 +856,10 @@ impl Engine {
                     policy,
                     code_list: &list.id,
                     description,
-                    products: payer.members(posting.products).map(|l| l.id.as_str()).collect(),
+                    products: payer
+                        .members(posting.products)
+                        .map(|l| l.id.as_str())
+                        .collect(),
                     status: list.status,
                 });
             }

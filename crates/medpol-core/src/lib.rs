@@ -19,7 +19,7 @@ pub mod validate;
 
 pub use code::{Code, CodeError, CodeSystem};
 pub use determination::{Coverage, Determination, LineDetermination, PriorAuth, Reason};
-pub use engine::{CompileError, Engine};
+pub use engine::{CompileError, Engine, ProductRef};
 pub use model::{Catalog, CoverageStatus, Payer, Policy};
 pub use request::{Request, RequestError, ServiceLine};
 pub use setting::Setting;

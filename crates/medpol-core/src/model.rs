@@ -92,7 +92,11 @@ impl Payer {
 
     /// Every id a policy may use for this payer's products, for error messages.
     pub fn product_ids(&self) -> Vec<&str> {
-        let mut ids: Vec<&str> = self.lines_of_business.iter().map(|l| l.id.as_str()).collect();
+        let mut ids: Vec<&str> = self
+            .lines_of_business
+            .iter()
+            .map(|l| l.id.as_str())
+            .collect();
         ids.extend(self.product_groups.iter().map(|g| g.id.as_str()));
         ids.push("all");
         ids
@@ -187,7 +191,11 @@ pub struct Policy {
     #[serde(with = "iso_date")]
     pub effective: NaiveDate,
     /// The day from which the policy no longer applies, if it was archived.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "iso_date_opt")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "iso_date_opt"
+    )]
     pub retired: Option<NaiveDate>,
     #[serde(default, rename = "external_reference")]
     pub external_references: Vec<ExternalReference>,
@@ -254,7 +262,10 @@ impl Policy {
         if date < self.effective || self.retired.is_some_and(|r| date >= r) {
             return None;
         }
-        self.versions().into_iter().rev().find(|v| v.effective <= date)
+        self.versions()
+            .into_iter()
+            .rev()
+            .find(|v| v.effective <= date)
     }
 
     /// `payer/number`, the key that names a policy across the catalogue.
@@ -518,8 +529,50 @@ pub struct Reference {
     pub pmid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "iso_date_opt")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "iso_date_opt"
+    )]
     pub accessed: Option<NaiveDate>,
+}
+
+impl Reference {
+    /// The reference as printed in a policy's reference list (without its
+    /// number), e.g. `Dagenais S, et al. Title. Journal. 2007; 2(1): 1-9. PMID 1`.
+    /// Journals are wrapped in `emphasis` on both sides (`*` for Markdown, empty
+    /// for plain text).
+    pub fn to_text(&self, emphasis: &str) -> String {
+        fn sentence(out: &mut String, part: &str) {
+            out.push_str(part);
+            if !part.ends_with(['.', '?', '!']) {
+                out.push('.');
+            }
+        }
+        let mut out = String::new();
+        sentence(&mut out, &self.authors);
+        out.push(' ');
+        sentence(&mut out, &self.title);
+        if let Some(j) = &self.journal {
+            out.push_str(&format!(" {emphasis}{j}{emphasis}."));
+        }
+        match (&self.date, &self.locator) {
+            (Some(d), Some(l)) => out.push_str(&format!(" {d}; {l}.")),
+            (Some(d), None) => out.push_str(&format!(" {d}.")),
+            (None, Some(l)) => out.push_str(&format!(" {l}.")),
+            (None, None) => {}
+        }
+        if let Some(p) = &self.pmid {
+            out.push_str(&format!(" PMID {p}"));
+        }
+        if let Some(u) = &self.url {
+            out.push_str(&format!(" <{u}>."));
+        }
+        if let Some(a) = &self.accessed {
+            out.push_str(&format!(" Accessed {}.", a.format("%B %-d, %Y")));
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -598,16 +651,60 @@ mod tests {
 
     #[test]
     fn versions_follow_history_from_the_effective_date() {
-        let p = policy(&["1/2021", "1/2021", "12/2013", "5/1/2010", "4/2010", "11/2011-4/2012"]);
+        let p = policy(&[
+            "1/2021",
+            "1/2021",
+            "12/2013",
+            "5/1/2010",
+            "4/2010",
+            "11/2011-4/2012",
+        ]);
         let v = p.versions();
         let labels: Vec<&str> = v.iter().map(|v| v.label.as_str()).collect();
         assert_eq!(labels, ["5/1/2010", "11/2011-4/2012", "12/2013", "1/2021"]);
         assert_eq!(v[3].actions.len(), 2);
-        let on = |y, m, d| p.version_on(NaiveDate::from_ymd_opt(y, m, d).unwrap()).map(|v| v.label);
+        let on = |y, m, d| {
+            p.version_on(NaiveDate::from_ymd_opt(y, m, d).unwrap())
+                .map(|v| v.label)
+        };
         assert_eq!(on(2009, 12, 31), None);
         assert_eq!(on(2010, 5, 1).as_deref(), Some("5/1/2010"));
         assert_eq!(on(2015, 6, 1).as_deref(), Some("12/2013"));
         assert_eq!(on(2025, 6, 1).as_deref(), Some("1/2021"));
+    }
+
+    #[test]
+    fn references_print_as_published() {
+        let r = Reference {
+            number: 1,
+            authors: "Dagenais S, Yelland MJ, Del Mar C, et al.".into(),
+            title: "Prolotherapy injections for chronic low-back pain".into(),
+            journal: Some("Cochrane Database Syst Rev".into()),
+            date: Some("Apr 18 2007".into()),
+            locator: Some("2007(2): CD004059".into()),
+            pmid: Some("17443537".into()),
+            url: None,
+            accessed: None,
+        };
+        assert_eq!(
+            r.to_text("*"),
+            "Dagenais S, Yelland MJ, Del Mar C, et al. Prolotherapy injections for chronic low-back pain. *Cochrane Database Syst Rev*. Apr 18 2007; 2007(2): CD004059. PMID 17443537"
+        );
+        let web = Reference {
+            number: 39,
+            authors: "North American Spine Society".into(),
+            title: "Diagnosis and Treatment of Low Back Pain".into(),
+            journal: None,
+            date: Some("2020".into()),
+            locator: None,
+            pmid: None,
+            url: Some("https://example.org/lbp.pdf".into()),
+            accessed: NaiveDate::from_ymd_opt(2024, 9, 17),
+        };
+        assert_eq!(
+            web.to_text(""),
+            "North American Spine Society. Diagnosis and Treatment of Low Back Pain. 2020. <https://example.org/lbp.pdf>. Accessed September 17, 2024."
+        );
     }
 
     #[test]
@@ -622,8 +719,12 @@ mod tests {
     fn a_retired_policy_has_no_version_after_retirement() {
         let mut p = policy(&["1/2020"]);
         p.retired = NaiveDate::from_ymd_opt(2022, 1, 1);
-        assert!(p.version_on(NaiveDate::from_ymd_opt(2021, 12, 31).unwrap()).is_some());
-        assert!(p.version_on(NaiveDate::from_ymd_opt(2022, 1, 1).unwrap()).is_none());
+        assert!(p
+            .version_on(NaiveDate::from_ymd_opt(2021, 12, 31).unwrap())
+            .is_some());
+        assert!(p
+            .version_on(NaiveDate::from_ymd_opt(2022, 1, 1).unwrap())
+            .is_none());
     }
 }
 
@@ -633,8 +734,9 @@ pub mod iso_date {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn parse(s: &str) -> Result<NaiveDate, String> {
-        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-            .map_err(|_| format!("`{s}` is not a valid date: expected an ISO date YYYY-MM-DD (e.g. 2025-06-01)"))
+        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+            format!("`{s}` is not a valid date: expected an ISO date YYYY-MM-DD (e.g. 2025-06-01)")
+        })
     }
 
     pub fn serialize<S: Serializer>(d: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {

@@ -51,7 +51,10 @@ pub enum RequestError {
     #[error("unknown product `{product}`; valid products: {}", .valid.join(", "))]
     UnknownProduct { product: String, valid: Vec<String> },
     #[error("product `{product}` is offered by several payers ({}); name the payer (e.g. `{}/{product}`)", .payers.join(", "), .payers[0])]
-    AmbiguousProduct { product: String, payers: Vec<String> },
+    AmbiguousProduct {
+        product: String,
+        payers: Vec<String>,
+    },
     #[error("unknown payer `{payer}`; valid payers: {}", .valid.join(", "))]
     UnknownPayer { payer: String, valid: Vec<String> },
     #[error("the request has no service lines; give at least one procedure code")]

@@ -40,8 +40,22 @@ impl Setting {
         };
         match n {
             21 | 51 | 61 => Ok(Setting::Inpatient),
-            1..=20 | 22..=27 | 31..=34 | 41 | 42 | 49 | 50 | 52..=58 | 60 | 62 | 65 | 66 | 71
-            | 72 | 81 | 99 => Ok(Setting::Outpatient),
+            1..=20
+            | 22..=27
+            | 31..=34
+            | 41
+            | 42
+            | 49
+            | 50
+            | 52..=58
+            | 60
+            | 62
+            | 65
+            | 66
+            | 71
+            | 72
+            | 81
+            | 99 => Ok(Setting::Outpatient),
             _ => Err(SettingError(code.to_string())),
         }
     }
@@ -79,7 +93,9 @@ mod tests {
         for pos in ["21", "51", "61"] {
             assert_eq!(Setting::from_place_of_service(pos), Ok(Setting::Inpatient));
         }
-        for pos in ["11", "19", "22", "23", "24", "31", "52", "81", "99", "02", "10"] {
+        for pos in [
+            "11", "19", "22", "23", "24", "31", "52", "81", "99", "02", "10",
+        ] {
             assert_eq!(Setting::from_place_of_service(pos), Ok(Setting::Outpatient));
         }
         for bad in ["00", "28", "30", "35", "1", "211", "ab", "", "59", "98"] {

@@ -110,7 +110,10 @@ pub fn validate_payer(payer: &Payer) -> Vec<Issue> {
     if !is_id(&payer.id) {
         out.push(Issue::error(
             root.key("id"),
-            format!("`{}` is not a valid payer id: use lower-case letters, digits and '-'", payer.id),
+            format!(
+                "`{}` is not a valid payer id: use lower-case letters, digits and '-'",
+                payer.id
+            ),
         ));
     }
     if payer.lines_of_business.is_empty() {
@@ -135,7 +138,10 @@ pub fn validate_payer(payer: &Payer) -> Vec<Issue> {
             ));
         }
         if !ids.insert(lob.id.as_str()) {
-            out.push(Issue::error(p, format!("duplicate product id `{}`", lob.id)));
+            out.push(Issue::error(
+                p,
+                format!("duplicate product id `{}`", lob.id),
+            ));
         }
     }
     for (i, g) in payer.product_groups.iter().enumerate() {
@@ -143,7 +149,10 @@ pub fn validate_payer(payer: &Payer) -> Vec<Issue> {
         if !ids.insert(g.id.as_str()) || g.id == "all" {
             out.push(Issue::error(
                 p.key("id"),
-                format!("duplicate product id `{}` (groups and lines of business share one namespace)", g.id),
+                format!(
+                    "duplicate product id `{}` (groups and lines of business share one namespace)",
+                    g.id
+                ),
             ));
         }
         for (j, m) in g.products.iter().enumerate() {
@@ -166,14 +175,26 @@ fn unknown_product_message(payer: &Payer, id: &str) -> String {
     )
 }
 
-fn check_products(out: &mut Vec<Issue>, payer: Option<&Payer>, path: FieldPath, ids: &[String], required: bool) {
+fn check_products(
+    out: &mut Vec<Issue>,
+    payer: Option<&Payer>,
+    path: FieldPath,
+    ids: &[String],
+    required: bool,
+) {
     if ids.is_empty() && required {
-        out.push(Issue::error(path.clone(), "name at least one product (a line of business, a product group, or `all`)"));
+        out.push(Issue::error(
+            path.clone(),
+            "name at least one product (a line of business, a product group, or `all`)",
+        ));
     }
     let Some(payer) = payer else { return };
     for (i, id) in ids.iter().enumerate() {
         if payer.resolve_products(id).is_none() {
-            out.push(Issue::error(path.index(i), unknown_product_message(payer, id)));
+            out.push(Issue::error(
+                path.index(i),
+                unknown_product_message(payer, id),
+            ));
         }
     }
 }
@@ -197,7 +218,10 @@ pub fn validate_policy(policy: &Policy, payer: Option<&Payer>) -> Vec<Issue> {
     {
         out.push(Issue::error(
             root.key("number"),
-            format!("`{}` is not a valid policy number: use letters, digits, '.' and '-'", policy.number),
+            format!(
+                "`{}` is not a valid policy number: use letters, digits, '.' and '-'",
+                policy.number
+            ),
         ));
     }
     if policy.title.trim().is_empty() {
@@ -207,7 +231,10 @@ pub fn validate_policy(policy: &Policy, payer: Option<&Payer>) -> Vec<Issue> {
         if r <= policy.effective {
             out.push(Issue::error(
                 root.key("retired"),
-                format!("retired ({r}) must be after effective ({})", policy.effective),
+                format!(
+                    "retired ({r}) must be after effective ({})",
+                    policy.effective
+                ),
             ));
         }
     }
@@ -222,9 +249,18 @@ pub fn validate_policy(policy: &Policy, payer: Option<&Payer>) -> Vec<Issue> {
     for (i, s) in policy.statements.iter().enumerate() {
         let p = root.key("statement").index(i);
         if !is_id(&s.id) {
-            out.push(Issue::error(p.key("id"), format!("`{}` is not a valid statement id: use lower-case letters, digits and '-'", s.id)));
+            out.push(Issue::error(
+                p.key("id"),
+                format!(
+                    "`{}` is not a valid statement id: use lower-case letters, digits and '-'",
+                    s.id
+                ),
+            ));
         } else if !statement_ids.insert(s.id.as_str()) {
-            out.push(Issue::error(p.key("id"), format!("duplicate statement id `{}`", s.id)));
+            out.push(Issue::error(
+                p.key("id"),
+                format!("duplicate statement id `{}`", s.id),
+            ));
         }
         if s.text.trim().is_empty() {
             out.push(Issue::error(p.key("text"), "the statement text is empty"));
@@ -233,14 +269,20 @@ pub fn validate_policy(policy: &Policy, payer: Option<&Payer>) -> Vec<Issue> {
         if !s.criteria.is_empty() && s.status != CoverageStatus::MedicallyNecessary {
             out.push(Issue::warning(
                 p.key("criteria"),
-                format!("criteria are only weighed for status `medically-necessary`, not `{}`", s.status.id()),
+                format!(
+                    "criteria are only weighed for status `medically-necessary`, not `{}`",
+                    s.status.id()
+                ),
             ));
         }
         for (j, l) in s.code_lists.iter().enumerate() {
             if !list_ids.contains(&l.as_str()) {
                 out.push(Issue::error(
                     p.key("code_lists").index(j),
-                    format!("no code list `{l}` in this policy; code lists: {}", list_ids.join(", ")),
+                    format!(
+                        "no code list `{l}` in this policy; code lists: {}",
+                        list_ids.join(", ")
+                    ),
                 ));
             }
         }
@@ -256,20 +298,35 @@ pub fn validate_policy(policy: &Policy, payer: Option<&Payer>) -> Vec<Issue> {
         if !settings.insert(r.setting) {
             out.push(Issue::error(
                 p.key("setting"),
-                format!("a second prior-authorization rule for setting `{}`; merge them", r.setting),
+                format!(
+                    "a second prior-authorization rule for setting `{}`; merge them",
+                    r.setting
+                ),
             ));
         }
         for (j, row) in r.rows.iter().enumerate() {
-            check_products(&mut out, payer, p.key("row").index(j).key("products"), &row.products, true);
+            check_products(
+                &mut out,
+                payer,
+                p.key("row").index(j).key("products"),
+                &row.products,
+                true,
+            );
         }
     }
     let mut seen_lists = HashSet::new();
     for (i, l) in policy.code_lists.iter().enumerate() {
         let p = root.key("code_list").index(i);
         if !is_id(&l.id) {
-            out.push(Issue::error(p.key("id"), format!("`{}` is not a valid code-list id", l.id)));
+            out.push(Issue::error(
+                p.key("id"),
+                format!("`{}` is not a valid code-list id", l.id),
+            ));
         } else if !seen_lists.insert(l.id.as_str()) {
-            out.push(Issue::error(p.key("id"), format!("duplicate code-list id `{}`", l.id)));
+            out.push(Issue::error(
+                p.key("id"),
+                format!("duplicate code-list id `{}`", l.id),
+            ));
         }
         check_products(&mut out, payer, p.key("products"), &l.products, true);
         let mut seen_codes = HashSet::new();
@@ -280,11 +337,18 @@ pub fn validate_policy(policy: &Policy, payer: Option<&Payer>) -> Vec<Issue> {
                     if c.as_str() != e.code {
                         out.push(Issue::warning(
                             cp.clone(),
-                            format!("`{}` is written in canonical form as `{}`", e.code, c.as_str()),
+                            format!(
+                                "`{}` is written in canonical form as `{}`",
+                                e.code,
+                                c.as_str()
+                            ),
                         ));
                     }
                     if !seen_codes.insert(c) {
-                        out.push(Issue::warning(cp, format!("code {} is listed twice", c.as_str())));
+                        out.push(Issue::warning(
+                            cp,
+                            format!("code {} is listed twice", c.as_str()),
+                        ));
                     }
                 }
                 Err(err) => out.push(Issue::error(cp, err.to_string())),
@@ -331,7 +395,11 @@ pub fn validate_policy(policy: &Policy, payer: Option<&Payer>) -> Vec<Issue> {
         if r.number as usize != i + 1 {
             out.push(Issue::warning(
                 p.key("number"),
-                format!("reference {} is at position {}: references are numbered 1, 2, 3, …", r.number, i + 1),
+                format!(
+                    "reference {} is at position {}: references are numbered 1, 2, 3, …",
+                    r.number,
+                    i + 1
+                ),
             ));
         }
         if let Some(pmid) = &r.pmid {
@@ -345,7 +413,10 @@ pub fn validate_policy(policy: &Policy, payer: Option<&Payer>) -> Vec<Issue> {
     }
     for (i, h) in policy.history.iter().enumerate() {
         if h.action.trim().is_empty() {
-            out.push(Issue::error(root.key("history").index(i).key("action"), "the history action is empty"));
+            out.push(Issue::error(
+                root.key("history").index(i).key("action"),
+                "the history action is empty",
+            ));
         }
     }
     out
@@ -362,11 +433,19 @@ pub enum Subject {
 pub fn validate_catalog(catalog: &Catalog) -> Vec<(Subject, Issue)> {
     let mut out = Vec::new();
     for (i, p) in catalog.payers.iter().enumerate() {
-        out.extend(validate_payer(p).into_iter().map(|issue| (Subject::Payer(i), issue)));
+        out.extend(
+            validate_payer(p)
+                .into_iter()
+                .map(|issue| (Subject::Payer(i), issue)),
+        );
     }
     for (i, pol) in catalog.policies.iter().enumerate() {
         let payer = catalog.payer(&pol.payer);
-        out.extend(validate_policy(pol, payer).into_iter().map(|issue| (Subject::Policy(i), issue)));
+        out.extend(
+            validate_policy(pol, payer)
+                .into_iter()
+                .map(|issue| (Subject::Policy(i), issue)),
+        );
     }
     out.extend(validate_across(catalog));
     out
@@ -383,7 +462,10 @@ pub fn validate_across(catalog: &Catalog) -> Vec<(Subject, Issue)> {
                 Subject::Payer(i),
                 Issue {
                     other: Some(Subject::Payer(first)),
-                    ..Issue::error(FieldPath::root().key("id"), format!("duplicate payer id `{}`", p.id))
+                    ..Issue::error(
+                        FieldPath::root().key("id"),
+                        format!("duplicate payer id `{}`", p.id),
+                    )
                 },
             ));
         }
@@ -413,8 +495,14 @@ pub fn validate_across(catalog: &Catalog) -> Vec<(Subject, Issue)> {
                 out.push((
                     Subject::Policy(i),
                     Issue::warning(
-                        FieldPath::root().key("related_policy").index(j).key("number"),
-                        format!("related policy {} ({}) is not in the catalogue", r.number, r.title),
+                        FieldPath::root()
+                            .key("related_policy")
+                            .index(j)
+                            .key("number"),
+                        format!(
+                            "related policy {} ({}) is not in the catalogue",
+                            r.number, r.title
+                        ),
                     ),
                 ));
             }
@@ -426,7 +514,10 @@ pub fn validate_across(catalog: &Catalog) -> Vec<(Subject, Issue)> {
                         Subject::Policy(i),
                         Issue::warning(
                             FieldPath::root().key("note").index(j).key("see_policy"),
-                            format!("policy {} ({}) is not in the catalogue", see.number, see.title),
+                            format!(
+                                "policy {} ({}) is not in the catalogue",
+                                see.number, see.title
+                            ),
                         ),
                     ));
                 }
@@ -442,7 +533,11 @@ mod tests {
 
     #[test]
     fn paths_print_like_the_file_format() {
-        let p = FieldPath::root().key("statement").index(0).key("products").index(2);
+        let p = FieldPath::root()
+            .key("statement")
+            .index(0)
+            .key("products")
+            .index(2);
         assert_eq!(p.to_string(), "statement[0].products[2]");
     }
 }

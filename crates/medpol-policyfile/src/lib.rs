@@ -60,14 +60,20 @@ pub struct LoadError {
 
 impl LoadError {
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
     }
 }
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.errors().count();
-        write!(f, "{n} error{} in the policy files", if n == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "{n} error{} in the policy files",
+            if n == 1 { "" } else { "s" }
+        )?;
         for d in &self.diagnostics {
             write!(f, "\n{d}")?;
         }
@@ -148,7 +154,7 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
 
 enum Parsed {
     Payer(Payer),
-    Policy(Policy),
+    Policy(Box<Policy>),
     Failed(Diagnostic),
 }
 
@@ -160,7 +166,7 @@ fn parse(source: &Source) -> Parsed {
     let result = if is_payer_file(&source.path) {
         toml::from_str::<Payer>(&source.text).map(Parsed::Payer)
     } else {
-        toml::from_str::<Policy>(&source.text).map(Parsed::Policy)
+        toml::from_str::<Policy>(&source.text).map(|p| Parsed::Policy(Box::new(p)))
     };
     result.unwrap_or_else(|e| {
         Parsed::Failed(Diagnostic {
@@ -188,7 +194,7 @@ pub fn load_sources(sources: Vec<Source>) -> Result<Loaded, LoadError> {
                 payer_sources.push(source);
             }
             Parsed::Policy(policy) => {
-                catalog.policies.push(policy);
+                catalog.policies.push(*policy);
                 policy_sources.push(source);
             }
             Parsed::Failed(d) => diagnostics.push(d),
@@ -246,13 +252,18 @@ pub fn load_sources(sources: Vec<Source>) -> Result<Loaded, LoadError> {
         };
         let mut d = locate(source_of(subject), issue.clone());
         if let Some(other) = issue.other {
-            d.message.push_str(&format!("; see {}", source_of(other).path.display()));
+            d.message
+                .push_str(&format!("; see {}", source_of(other).path.display()));
         }
         diagnostics.push(d);
     }
 
     diagnostics.sort_by(|a, b| {
-        (std::cmp::Reverse(a.severity), &a.file, a.line).cmp(&(std::cmp::Reverse(b.severity), &b.file, b.line))
+        (std::cmp::Reverse(a.severity), &a.file, a.line).cmp(&(
+            std::cmp::Reverse(b.severity),
+            &b.file,
+            b.line,
+        ))
     });
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
         return Err(LoadError { diagnostics });
@@ -267,7 +278,11 @@ pub fn load_sources(sources: Vec<Source>) -> Result<Loaded, LoadError> {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 fn locate(source: &Source, issue: Issue) -> Diagnostic {
@@ -300,12 +315,18 @@ pub fn span_of(text: &str, path: &FieldPath) -> Option<Range<usize>> {
                 let Some((key, v)) = t.iter().find(|(key, _)| key.get_ref().as_ref() == *k) else {
                     break;
                 };
-                best = Some(if v.span().start < key.span().start { key.span() } else { v.span() });
+                best = Some(if v.span().start < key.span().start {
+                    key.span()
+                } else {
+                    v.span()
+                });
                 table = None;
                 value = Some(v.get_ref());
             }
             Segment::Index(i) => {
-                let Some(DeValue::Array(a)) = value else { break };
+                let Some(DeValue::Array(a)) = value else {
+                    break;
+                };
                 let Some(v) = a.get(*i) else { break };
                 best = Some(v.span());
                 value = Some(v.get_ref());
@@ -355,7 +376,10 @@ pub fn write_catalog(catalog: &Catalog, dir: &Path) -> std::io::Result<usize> {
         files.push((dir.join(&payer.id).join(PAYER_FILE), payer_to_toml(payer)));
     }
     for policy in &catalog.policies {
-        files.push((dir.join(&policy.payer).join(policy_file_name(policy)), policy_to_toml(policy)));
+        files.push((
+            dir.join(&policy.payer).join(policy_file_name(policy)),
+            policy_to_toml(policy),
+        ));
     }
     for payer in &catalog.payers {
         std::fs::create_dir_all(dir.join(&payer.id))?;
@@ -371,7 +395,10 @@ pub fn write_catalog(catalog: &Catalog, dir: &Path) -> std::io::Result<usize> {
 pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {

@@ -91,7 +91,10 @@ fn the_fixture_loads_with_a_warning_for_the_unresolved_related_policy() {
 fn unknown_product_names_the_line_and_the_valid_products() {
     let d = error_for(r#"products = ["ppo"]"#, r#"products = ["gold"]"#);
     assert_eq!(d.file, PathBuf::from("p/acme/7-widget.toml"));
-    assert_eq!(d.line, Some(line_containing(POLICY, r#"products = ["ppo"]"#)));
+    assert_eq!(
+        d.line,
+        Some(line_containing(POLICY, r#"products = ["ppo"]"#))
+    );
     assert_eq!(d.field.as_deref(), Some("statement[0].products[0]"));
     assert!(d.message.contains("unknown product `gold`"), "{d}");
     assert!(d.message.contains("ppo, ma, everyone, all"), "{d}");
@@ -100,15 +103,27 @@ fn unknown_product_names_the_line_and_the_valid_products() {
 
 #[test]
 fn malformed_codes_of_each_system() {
-    for (system, bad) in [("hcpcs", "W0076"), ("cpt", "9921"), ("icd10cm", "M54."), ("icd10pcs", "0SGO0ZZ")] {
+    for (system, bad) in [
+        ("hcpcs", "W0076"),
+        ("cpt", "9921"),
+        ("icd10cm", "M54."),
+        ("icd10pcs", "0SGO0ZZ"),
+    ] {
         let text = POLICY
             .replacen("system = \"hcpcs\"", &format!("system = \"{system}\""), 1)
             .replacen("M0076", bad, 1);
         let err = load_sources(sources(&text)).unwrap_err();
         let d = err.errors().next().unwrap();
-        assert_eq!(d.field.as_deref(), Some("code_list[0].codes[0].code"), "{d}");
+        assert_eq!(
+            d.field.as_deref(),
+            Some("code_list[0].codes[0].code"),
+            "{d}"
+        );
         assert_eq!(d.line, Some(line_containing(&text, bad)));
-        assert!(d.message.contains(&format!("`{bad}` is not a valid")), "{d}");
+        assert!(
+            d.message.contains(&format!("`{bad}` is not a valid")),
+            "{d}"
+        );
     }
 }
 
@@ -132,7 +147,11 @@ fn duplicate_policy_numbers_name_both_files() {
     let err = load_sources(s).unwrap_err();
     let d = err.errors().next().unwrap();
     assert!(d.message.contains("duplicate policy number 7"), "{d}");
-    assert!(d.message.contains("see p/acme/7-widget.toml") || d.message.contains("see p/acme/7-copy.toml"), "{d}");
+    assert!(
+        d.message.contains("see p/acme/7-widget.toml")
+            || d.message.contains("see p/acme/7-copy.toml"),
+        "{d}"
+    );
     assert_eq!(d.line, Some(2));
 }
 
@@ -140,11 +159,29 @@ fn duplicate_policy_numbers_name_both_files() {
 fn syntax_errors_and_unknown_fields_have_lines() {
     let d = error_for("title = \"Widget therapy\"", "title = \"Widget therapy");
     assert_eq!(d.line, Some(3), "{d}");
-    let d = error_for("status = \"investigational\"\ntext", "stauts = \"investigational\"\ntext");
+    let d = error_for(
+        "status = \"investigational\"\ntext",
+        "stauts = \"investigational\"\ntext",
+    );
     assert!(d.message.contains("stauts"), "{d}");
-    assert_eq!(d.line, Some(line_containing(POLICY, "status = \"investigational\"\ntext".split('\n').next().unwrap())));
-    let d = error_for("status = \"investigational\"\ntext", "status = \"experimental\"\ntext");
-    assert!(d.message.contains("investigational") && d.message.contains("experimental"), "{d}");
+    assert_eq!(
+        d.line,
+        Some(line_containing(
+            POLICY,
+            "status = \"investigational\"\ntext"
+                .split('\n')
+                .next()
+                .unwrap()
+        ))
+    );
+    let d = error_for(
+        "status = \"investigational\"\ntext",
+        "status = \"experimental\"\ntext",
+    );
+    assert!(
+        d.message.contains("investigational") && d.message.contains("experimental"),
+        "{d}"
+    );
 }
 
 #[test]
@@ -158,23 +195,43 @@ fn unknown_payer_and_wrong_directory() {
     let text = POLICY.replacen("payer = \"acme\"", "payer = \"zenith\"", 1);
     let err = load_sources(sources(&text)).unwrap_err();
     let msgs: Vec<String> = err.errors().map(|d| d.to_string()).collect();
-    assert!(msgs.iter().any(|m| m.contains("unknown payer `zenith`")), "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.contains("directory of payer `acme`")), "{msgs:?}");
-    assert!(msgs.iter().all(|m| m.starts_with("p/acme/7-widget.toml:1:")), "{msgs:?}");
+    assert!(
+        msgs.iter().any(|m| m.contains("unknown payer `zenith`")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter().any(|m| m.contains("directory of payer `acme`")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .all(|m| m.starts_with("p/acme/7-widget.toml:1:")),
+        "{msgs:?}"
+    );
 }
 
 #[test]
 fn statement_rules() {
-    let d = error_for("[[statement]]\nid = \"inv\"", "[[statement]]\nid = \"Inv X\"");
+    let d = error_for(
+        "[[statement]]\nid = \"inv\"",
+        "[[statement]]\nid = \"Inv X\"",
+    );
     assert!(d.message.contains("not a valid statement id"), "{d}");
-    let d = error_for("text = \"Widget therapy is **investigational**.\"", "text = \"  \"");
+    let d = error_for(
+        "text = \"Widget therapy is **investigational**.\"",
+        "text = \"  \"",
+    );
     assert!(d.message.contains("statement text is empty"), "{d}");
 }
 
 #[test]
 fn payer_file_errors() {
     let mut s = sources(POLICY);
-    s[0].text = PAYER.replacen("products = [\"ppo\", \"ma\"]", "products = [\"ppo\", \"hmo\"]", 1);
+    s[0].text = PAYER.replacen(
+        "products = [\"ppo\", \"ma\"]",
+        "products = [\"ppo\", \"hmo\"]",
+        1,
+    );
     let err = load_sources(s).unwrap_err();
     let d = err
         .errors()

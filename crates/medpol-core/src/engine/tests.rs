@@ -31,7 +31,12 @@ fn payer() -> Payer {
     }
 }
 
-fn statement(id: &str, products: &[&str], status: CoverageStatus, diagnoses: &[&str]) -> CoverageStatement {
+fn statement(
+    id: &str,
+    products: &[&str],
+    status: CoverageStatus,
+    diagnoses: &[&str],
+) -> CoverageStatement {
     CoverageStatement {
         id: id.into(),
         heading: None,
@@ -139,7 +144,13 @@ fn engine(policies: Vec<Policy>) -> Engine {
     .unwrap()
 }
 
-fn request(product: &str, setting: Setting, d: NaiveDate, code: &str, diagnoses: &[&str]) -> Request {
+fn request(
+    product: &str,
+    setting: Setting,
+    d: NaiveDate,
+    code: &str,
+    diagnoses: &[&str],
+) -> Request {
     Request {
         payer: None,
         product: product.into(),
@@ -158,10 +169,21 @@ fn statement_decides_and_is_cited_with_plain_text() {
     let e = engine(vec![policy(
         "1",
         &["M0076"],
-        vec![statement("inv", &["commercial"], CoverageStatus::Investigational, &[])],
+        vec![statement(
+            "inv",
+            &["commercial"],
+            CoverageStatus::Investigational,
+            &[],
+        )],
     )]);
     let d = e
-        .determine(&request("ppo", Setting::Outpatient, date(2025, 6, 1), "M0076", &[]))
+        .determine(&request(
+            "ppo",
+            Setting::Outpatient,
+            date(2025, 6, 1),
+            "M0076",
+            &[],
+        ))
         .unwrap();
     let l = &d.lines[0];
     assert_eq!(l.coverage, Coverage::NotCovered);
@@ -174,7 +196,10 @@ fn statement_decides_and_is_cited_with_plain_text() {
     let kinds: Vec<_> = l.notes.iter().map(|n| n.kind).collect();
     assert_eq!(
         kinds,
-        [DeterminationNoteKind::ContractBenefits, DeterminationNoteKind::ClinicalException]
+        [
+            DeterminationNoteKind::ContractBenefits,
+            DeterminationNoteKind::ClinicalException
+        ]
     );
 }
 
@@ -183,13 +208,27 @@ fn inpatient_rule_applies_even_when_not_covered() {
     let e = engine(vec![policy(
         "1",
         &["M0076"],
-        vec![statement("inv", &["commercial"], CoverageStatus::Investigational, &[])],
+        vec![statement(
+            "inv",
+            &["commercial"],
+            CoverageStatus::Investigational,
+            &[],
+        )],
     )]);
     let d = e
-        .determine(&request("hmo", Setting::Inpatient, date(2025, 6, 1), "M0076", &[]))
+        .determine(&request(
+            "hmo",
+            Setting::Inpatient,
+            date(2025, 6, 1),
+            "M0076",
+            &[],
+        ))
         .unwrap();
     assert_eq!(d.lines[0].prior_auth, PriorAuth::AuthNeeded);
-    assert!(d.lines[0].citations.iter().any(|c| c.text == "Inpatient needs auth."));
+    assert!(d.lines[0]
+        .citations
+        .iter()
+        .any(|c| c.text == "Inpatient needs auth."));
 }
 
 #[test]
@@ -197,16 +236,29 @@ fn code_list_status_decides_when_no_statement_applies() {
     let e = engine(vec![policy(
         "1",
         &["M0076"],
-        vec![statement("inv", &["commercial"], CoverageStatus::Investigational, &[])],
+        vec![statement(
+            "inv",
+            &["commercial"],
+            CoverageStatus::Investigational,
+            &[],
+        )],
     )]);
     let d = e
-        .determine(&request("ma", Setting::Outpatient, date(2025, 6, 1), "M0076", &[]))
+        .determine(&request(
+            "ma",
+            Setting::Outpatient,
+            date(2025, 6, 1),
+            "M0076",
+            &[],
+        ))
         .unwrap();
     let l = &d.lines[0];
     assert_eq!(l.coverage, Coverage::NotCovered);
     assert_eq!(l.citations[0].path, "code-list/main");
-    assert!(l.notes.iter().any(|n| n.kind == DeterminationNoteKind::Medicare
-        && n.see_ncd == Some("150.7")));
+    assert!(l
+        .notes
+        .iter()
+        .any(|n| n.kind == DeterminationNoteKind::Medicare && n.see_ncd == Some("150.7")));
 }
 
 #[test]
@@ -214,12 +266,26 @@ fn medicare_note_is_only_for_medicare_members() {
     let e = engine(vec![policy(
         "1",
         &["M0076"],
-        vec![statement("inv", &["all"], CoverageStatus::Investigational, &[])],
+        vec![statement(
+            "inv",
+            &["all"],
+            CoverageStatus::Investigational,
+            &[],
+        )],
     )]);
     let d = e
-        .determine(&request("ppo", Setting::Outpatient, date(2025, 6, 1), "M0076", &[]))
+        .determine(&request(
+            "ppo",
+            Setting::Outpatient,
+            date(2025, 6, 1),
+            "M0076",
+            &[],
+        ))
         .unwrap();
-    assert!(d.lines[0].notes.iter().all(|n| n.kind != DeterminationNoteKind::Medicare));
+    assert!(d.lines[0]
+        .notes
+        .iter()
+        .all(|n| n.kind != DeterminationNoteKind::Medicare));
 }
 
 #[test]
@@ -227,10 +293,17 @@ fn unknown_code_and_dates_outside_the_policy_are_no_policy() {
     let e = engine(vec![policy(
         "1",
         &["M0076"],
-        vec![statement("inv", &["all"], CoverageStatus::Investigational, &[])],
+        vec![statement(
+            "inv",
+            &["all"],
+            CoverageStatus::Investigational,
+            &[],
+        )],
     )]);
     for (code, d) in [("99213", date(2025, 6, 1)), ("M0076", date(2010, 4, 30))] {
-        let det = e.determine(&request("ppo", Setting::Outpatient, d, code, &[])).unwrap();
+        let det = e
+            .determine(&request("ppo", Setting::Outpatient, d, code, &[]))
+            .unwrap();
         let l = &det.lines[0];
         assert_eq!(l.coverage, Coverage::NoPolicy);
         assert_eq!(l.prior_auth, PriorAuth::NotApplicable);
@@ -244,7 +317,12 @@ fn diagnoses_select_the_statement_for_the_indication() {
         "2",
         &["J7321"],
         vec![
-            statement("knee-oa", &["all"], CoverageStatus::MedicallyNecessary, &["M17"]),
+            statement(
+                "knee-oa",
+                &["all"],
+                CoverageStatus::MedicallyNecessary,
+                &["M17"],
+            ),
             statement("other", &["all"], CoverageStatus::Investigational, &[]),
         ],
     );
@@ -252,33 +330,65 @@ fn diagnoses_select_the_statement_for_the_indication() {
     let e = engine(vec![p]);
     let decide = |dx: &[&str]| {
         let d = e
-            .determine(&request("ppo", Setting::Outpatient, date(2025, 6, 1), "J7321", dx))
+            .determine(&request(
+                "ppo",
+                Setting::Outpatient,
+                date(2025, 6, 1),
+                "J7321",
+                dx,
+            ))
             .unwrap();
         (d.lines[0].coverage, d.lines[0].reasons.clone())
     };
     assert_eq!(
         decide(&["M17.11"]),
-        (Coverage::Conditional, vec![Reason::MedicalNecessityCriteria])
+        (
+            Coverage::Conditional,
+            vec![Reason::MedicalNecessityCriteria]
+        )
     );
-    assert_eq!(decide(&["M54.50"]), (Coverage::NotCovered, vec![Reason::Investigational]));
+    assert_eq!(
+        decide(&["M54.50"]),
+        (Coverage::NotCovered, vec![Reason::Investigational])
+    );
     let (c, r) = decide(&[]);
     assert_eq!(c, Coverage::Conditional);
     assert!(r.contains(&Reason::DependsOnIndication));
     // A covered-when-criteria-met service with no outpatient rule: do not claim no-auth.
     let d = e
-        .determine(&request("ppo", Setting::Outpatient, date(2025, 6, 1), "J7321", &["M17.0"]))
+        .determine(&request(
+            "ppo",
+            Setting::Outpatient,
+            date(2025, 6, 1),
+            "J7321",
+            &["M17.0"],
+        ))
         .unwrap();
     assert_eq!(d.lines[0].prior_auth, PriorAuth::Conditional);
 }
 
 #[test]
 fn the_strictest_policy_wins() {
-    let mut covered = policy("3", &["E0100"], vec![statement("c", &["all"], CoverageStatus::Covered, &[])]);
+    let mut covered = policy(
+        "3",
+        &["E0100"],
+        vec![statement("c", &["all"], CoverageStatus::Covered, &[])],
+    );
     covered.code_lists[0].status = None;
-    let excluded = policy("4", &["E0100"], vec![statement("x", &["all"], CoverageStatus::NotCovered, &[])]);
+    let excluded = policy(
+        "4",
+        &["E0100"],
+        vec![statement("x", &["all"], CoverageStatus::NotCovered, &[])],
+    );
     let e = engine(vec![covered, excluded]);
     let d = e
-        .determine(&request("ppo", Setting::Outpatient, date(2025, 6, 1), "E0100", &[]))
+        .determine(&request(
+            "ppo",
+            Setting::Outpatient,
+            date(2025, 6, 1),
+            "E0100",
+            &[],
+        ))
         .unwrap();
     assert_eq!(d.lines[0].coverage, Coverage::NotCovered);
     assert_eq!(d.lines[0].reasons, [Reason::Excluded]);
@@ -289,12 +399,22 @@ fn the_strictest_policy_wins() {
 fn request_errors_say_what_is_valid() {
     let e = engine(vec![]);
     let err = e
-        .determine(&request("gold", Setting::Outpatient, date(2025, 6, 1), "M0076", &[]))
+        .determine(&request(
+            "gold",
+            Setting::Outpatient,
+            date(2025, 6, 1),
+            "M0076",
+            &[],
+        ))
         .unwrap_err();
     assert!(err.to_string().contains("hmo, ma, ppo"), "{err}");
     let mut r = request("ppo", Setting::Outpatient, date(2025, 6, 1), "M0076", &[]);
     r.payer = Some("nobody".into());
-    assert!(e.determine(&r).unwrap_err().to_string().contains("valid payers: acme"));
+    assert!(e
+        .determine(&r)
+        .unwrap_err()
+        .to_string()
+        .contains("valid payers: acme"));
     r.payer = None;
     r.product = "acme/ppo".into();
     assert!(e.determine(&r).is_ok());
@@ -304,7 +424,11 @@ fn request_errors_say_what_is_valid() {
 
 #[test]
 fn compile_rejects_unknown_products_and_bad_codes() {
-    let bad_product = policy("1", &["M0076"], vec![statement("s", &["gold"], CoverageStatus::Covered, &[])]);
+    let bad_product = policy(
+        "1",
+        &["M0076"],
+        vec![statement("s", &["gold"], CoverageStatus::Covered, &[])],
+    );
     let err = Engine::compile(Catalog {
         payers: vec![payer()],
         policies: vec![bad_product],

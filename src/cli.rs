@@ -1,0 +1,151 @@
+//! The command line, declared with clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Machine-readable medical policies: is a service covered, and is prior
+/// authorization needed? Every answer cites the policy, version and statement
+/// behind it.
+#[derive(Debug, Parser)]
+#[command(name = "medpol", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decide coverage and prior authorization for one or more service lines.
+    ///
+    /// Example: medpol check --code M0076 --product commercial-ppo --setting outpatient --date 2025-06-01
+    Check(CheckArgs),
+    /// Validate a directory of policy files (default: the bundled policies).
+    Validate(ValidateArgs),
+    /// Show a policy, as of a date of service, as text or JSON.
+    Show(ShowArgs),
+    /// List the policies that govern a code.
+    Codes(CodesArgs),
+    /// Generate synthetic data for benchmarks and scale tests.
+    #[command(subcommand)]
+    Synth(SynthCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct PoliciesArg {
+    /// A directory of policy files (`<payer>/payer.toml`, `<payer>/<number>-<title>.toml`);
+    /// default: the policies bundled in this binary.
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A procedure code, one service line each; repeat for more lines. Modifiers
+    /// follow a colon: `20610:RT,59`.
+    #[arg(long = "code", value_name = "CODE[:MODS]", required = true)]
+    pub codes: Vec<String>,
+    /// The code system of every --code: hcpcs, cpt or icd10pcs. Default: inferred
+    /// from each code's shape (M0076 is HCPCS, 99213 and 0232T are CPT).
+    #[arg(long)]
+    pub system: Option<String>,
+    /// The member's product (line of business), e.g. commercial-ppo, medicare-hmo-blue;
+    /// `payer/product` names the payer too.
+    #[arg(long)]
+    pub product: String,
+    /// The payer, when the product id alone is ambiguous.
+    #[arg(long)]
+    pub payer: Option<String>,
+    /// inpatient, outpatient, or a two-digit CMS place-of-service code (21 = inpatient hospital).
+    #[arg(long)]
+    pub setting: String,
+    /// The date of service, YYYY-MM-DD.
+    #[arg(long)]
+    pub date: String,
+    /// An ICD-10-CM diagnosis (e.g. M54.50); repeat for more.
+    #[arg(long = "diagnosis", value_name = "ICD10CM")]
+    pub diagnoses: Vec<String>,
+    #[arg(long, value_name = "DIR")]
+    /// A directory of policy files; default: the bundled policies.
+    pub policies: Option<PathBuf>,
+    /// Print the determination as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The directory to validate; default: the bundled policies.
+    pub dir: Option<PathBuf>,
+    /// Same as DIR.
+    #[arg(long, value_name = "DIR", conflicts_with = "dir")]
+    pub policies: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The policy number, e.g. 183.
+    pub number: String,
+    /// The payer, when several have a policy with this number.
+    #[arg(long)]
+    pub payer: Option<String>,
+    /// Show the version in effect on this date (YYYY-MM-DD); default: the latest.
+    #[arg(long)]
+    pub date: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    #[command(flatten)]
+    pub policies: PoliciesArg,
+}
+
+#[derive(Debug, Args)]
+pub struct CodesArgs {
+    /// A procedure code, e.g. M0076.
+    pub code: String,
+    /// Its code system (hcpcs, cpt, icd10pcs); default: inferred from its shape.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub policies: PoliciesArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SynthCommand {
+    /// Write a realistic synthetic policy set (payer files and policy files) to a new directory.
+    Policies(SynthPoliciesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SynthPoliciesArgs {
+    /// How many policies.
+    #[arg(long)]
+    pub count: usize,
+    /// The directory to create; it must not exist or be empty.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// How many payers to spread the policies over.
+    #[arg(long, default_value_t = 3)]
+    pub payers: usize,
+    /// The random seed; the same seed gives the same files.
+    #[arg(long, default_value_t = 183)]
+    pub seed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}
