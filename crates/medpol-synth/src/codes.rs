@@ -33,6 +33,9 @@ pub enum Family {
     HcpcsService,
     CptSurgery,
     CptRadiology,
+    /// Molecular pathology (gene analyses, 81105–81599).
+    CptMolecular,
+    /// Chemistry, hematology and other laboratory tests.
     CptLab,
     CptMedicine,
     /// CPT Category III (four digits and `T`): emerging technology, the staple of investigational policies.
@@ -43,7 +46,7 @@ pub enum Family {
 }
 
 /// Number of families (the length of [`Family::ALL`]).
-const FAMILIES: usize = 11;
+const FAMILIES: usize = 12;
 
 impl Family {
     const ALL: [Family; FAMILIES] = [
@@ -53,6 +56,7 @@ impl Family {
         Family::HcpcsService,
         Family::CptSurgery,
         Family::CptRadiology,
+        Family::CptMolecular,
         Family::CptLab,
         Family::CptMedicine,
         Family::CptCategory3,
@@ -71,6 +75,7 @@ impl Family {
             }
             Family::CptSurgery
             | Family::CptRadiology
+            | Family::CptMolecular
             | Family::CptLab
             | Family::CptMedicine
             | Family::CptCategory3
@@ -85,7 +90,11 @@ impl Family {
     /// real code sets closely enough that the codes look familiar.
     fn ranges(self) -> &'static [(&'static str, u32, u32, &'static str)] {
         match self {
-            Family::HcpcsDrug => &[("J", 120, 9999, ""), ("Q", 5101, 5399, ""), ("C", 9000, 9899, "")],
+            Family::HcpcsDrug => &[
+                ("J", 120, 9999, ""),
+                ("Q", 5101, 5399, ""),
+                ("C", 9000, 9899, ""),
+            ],
             Family::HcpcsDme => &[("E", 100, 8002, ""), ("K", 1, 1040, "")],
             Family::HcpcsOrthotic => &[("L", 112, 9900, "")],
             Family::HcpcsService => &[
@@ -98,7 +107,8 @@ impl Family {
             ],
             Family::CptSurgery => &[("", 10021, 69990, "")],
             Family::CptRadiology => &[("", 70010, 79999, "")],
-            Family::CptLab => &[("", 80047, 89398, "")],
+            Family::CptMolecular => &[("", 81105, 81599, "")],
+            Family::CptLab => &[("", 80047, 81099, ""), ("", 82009, 89398, "")],
             Family::CptMedicine => &[("", 90281, 99607, "")],
             Family::CptCategory3 => &[("", 1, 999, "T")],
             Family::CptCategory2 => &[("", 1, 9007, "F")],
@@ -142,19 +152,30 @@ impl Family {
         use Family::*;
         match (system, topic) {
             (CodeSystem::Icd10pcs | CodeSystem::Icd10cm, _) => &[(Pcs, 1)],
-            (CodeSystem::Hcpcs, Topic::Procedure) => {
-                &[(HcpcsService, 70), (HcpcsDrug, 10), (HcpcsDme, 10), (HcpcsOrthotic, 10)]
-            }
+            (CodeSystem::Hcpcs, Topic::Procedure) => &[
+                (HcpcsService, 70),
+                (HcpcsDrug, 10),
+                (HcpcsDme, 10),
+                (HcpcsOrthotic, 10),
+            ],
             (CodeSystem::Hcpcs, Topic::Drug) => &[(HcpcsDrug, 90), (HcpcsService, 10)],
             (CodeSystem::Hcpcs, Topic::GeneticTest) => &[(HcpcsService, 1)],
             (CodeSystem::Hcpcs, Topic::Imaging) => &[(HcpcsService, 80), (HcpcsDrug, 20)],
-            (CodeSystem::Hcpcs, Topic::Device) => &[(HcpcsDme, 45), (HcpcsOrthotic, 40), (HcpcsService, 15)],
+            (CodeSystem::Hcpcs, Topic::Device) => {
+                &[(HcpcsDme, 45), (HcpcsOrthotic, 40), (HcpcsService, 15)]
+            }
             (CodeSystem::Hcpcs, Topic::Therapy) => &[(HcpcsService, 90), (HcpcsDme, 10)],
-            (CodeSystem::Cpt, Topic::Procedure) => &[(CptSurgery, 60), (CptCategory3, 30), (CptMedicine, 10)],
+            (CodeSystem::Cpt, Topic::Procedure) => {
+                &[(CptSurgery, 60), (CptCategory3, 30), (CptMedicine, 10)]
+            }
             (CodeSystem::Cpt, Topic::Drug) => &[(CptMedicine, 85), (CptCategory2, 15)],
-            (CodeSystem::Cpt, Topic::GeneticTest) => &[(CptLab, 90), (CptCategory3, 10)],
+            (CodeSystem::Cpt, Topic::GeneticTest) => {
+                &[(CptMolecular, 75), (CptLab, 15), (CptCategory3, 10)]
+            }
             (CodeSystem::Cpt, Topic::Imaging) => &[(CptRadiology, 80), (CptCategory3, 20)],
-            (CodeSystem::Cpt, Topic::Device) => &[(CptSurgery, 60), (CptCategory3, 25), (CptMedicine, 15)],
+            (CodeSystem::Cpt, Topic::Device) => {
+                &[(CptSurgery, 60), (CptCategory3, 25), (CptMedicine, 15)]
+            }
             (CodeSystem::Cpt, Topic::Therapy) => &[(CptMedicine, 85), (CptCategory2, 15)],
         }
     }
@@ -168,14 +189,22 @@ fn write_pcs(rng: &mut Rng, buf: &mut String) {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
     const SECTIONS: &[(u8, u32)] = &[(b'0', 85), (b'3', 5), (b'B', 4), (b'D', 3), (b'X', 3)];
     const APPROACHES: &[u8] = b"03478X";
-    let any = |rng: &mut Rng| char::from(*dist::pick(rng, ALPHABET));
+    let any = |rng: &mut Rng| char::from(dist::pick(rng, ALPHABET));
     buf.push(char::from(dist::weighted(rng, SECTIONS)));
     for _ in 0..3 {
         buf.push(any(rng));
     }
-    buf.push(char::from(*dist::pick(rng, APPROACHES)));
-    buf.push(if dist::chance(rng, 0.5) { 'Z' } else { any(rng) });
-    buf.push(if dist::chance(rng, 0.6) { 'Z' } else { any(rng) });
+    buf.push(char::from(dist::pick(rng, APPROACHES)));
+    buf.push(if dist::chance(rng, 0.5) {
+        'Z'
+    } else {
+        any(rng)
+    });
+    buf.push(if dist::chance(rng, 0.6) {
+        'Z'
+    } else {
+        any(rng)
+    });
 }
 
 /// How many popular codes each family's pool holds.
@@ -214,7 +243,7 @@ const POPULAR: &[(Family, &str, &str)] = &[
     (Family::CptSurgery, "43499", "Unlisted procedure, esophagus"),
     (Family::CptSurgery, "20610", "Arthrocentesis, aspiration and/or injection, major joint or bursa"),
     (Family::CptRadiology, "76499", "Unlisted diagnostic radiographic procedure"),
-    (Family::CptLab, "81479", "Unlisted molecular pathology procedure"),
+    (Family::CptMolecular, "81479", "Unlisted molecular pathology procedure"),
     (Family::CptLab, "84999", "Unlisted chemistry procedure"),
     (Family::CptMedicine, "93799", "Unlisted cardiovascular service or procedure"),
     (Family::CptMedicine, "97799", "Unlisted physical medicine/rehabilitation service or procedure"),
@@ -328,8 +357,15 @@ impl<'a> CodeSource<'a> {
         for _ in 0..count {
             let family = dist::weighted(rng, families);
             let shared = dist::chance(rng, SHARED_SHARE);
-            let listed = if shared { self.popular(rng, family) } else { None };
-            if let Some(l) = listed.or_else(|| self.fresh(rng, family)).or_else(|| self.popular(rng, family)) {
+            let listed = if shared {
+                self.popular(rng, family)
+            } else {
+                None
+            };
+            if let Some(l) = listed
+                .or_else(|| self.fresh(rng, family))
+                .or_else(|| self.popular(rng, family))
+            {
                 out.push(l);
             }
         }
@@ -348,10 +384,16 @@ impl<'a> CodeSource<'a> {
         None
     }
 
-    /// A code the payer has not listed before.
+    /// A code the payer has not listed before. Once a family is nearly
+    /// exhausted for the payer (small families such as molecular pathology,
+    /// in very large catalogues), a code of the family that this list lacks:
+    /// real policies on related subjects share such codes too.
     fn fresh(&mut self, rng: &mut Rng, family: Family) -> Option<Listed> {
+        let mut reusable = None;
         for _ in 0..FRESH_ATTEMPTS {
-            let Some(code) = family.random_code(rng, &mut self.buf) else { continue };
+            let Some(code) = family.random_code(rng, &mut self.buf) else {
+                continue;
+            };
             if self.used.insert(code) {
                 self.list.insert(code);
                 return Some(Listed {
@@ -359,16 +401,25 @@ impl<'a> CodeSource<'a> {
                     description: describe(family, code.as_str()),
                 });
             }
+            if reusable.is_none() && !self.list.contains(&code) {
+                reusable = Some(code);
+            }
         }
-        None
+        let code = reusable?;
+        self.list.insert(code);
+        Some(Listed {
+            code,
+            description: describe(family, code.as_str()),
+        })
     }
 }
 
 /// FNV-1a, to derive a stable description from a code's text: the same code
 /// reads the same in every policy that lists it, without a lookup table.
 fn fnv(s: &str) -> u64 {
-    s.bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// A description in the style of the code set, chosen by the code's hash.
@@ -379,7 +430,11 @@ fn describe(family: Family, code: &str) -> String {
         table[((h >> shift) % table.len() as u64) as usize]
     };
     match family {
-        Family::HcpcsDrug => format!("Injection, {}, {}", part(vocab::DRUG_NAMES, 0), part(vocab::DOSES, 24)),
+        Family::HcpcsDrug => format!(
+            "Injection, {}, {}",
+            part(vocab::DRUG_NAMES, 0),
+            part(vocab::DOSES, 24)
+        ),
         Family::HcpcsDme => part(vocab::DME_ITEMS, 0).to_string(),
         Family::HcpcsOrthotic => part(vocab::ORTHOTICS, 0).to_string(),
         Family::HcpcsService => part(vocab::HCPCS_SERVICES, 0).to_string(),
@@ -395,7 +450,16 @@ fn describe(family: Family, code: &str) -> String {
             part(vocab::IMAGING_SITES, 16),
             part(vocab::CONTRAST, 32)
         ),
-        Family::CptLab => format!("{} gene analysis; {}", part(vocab::GENES, 0), part(vocab::GENE_SCOPES, 24)),
+        Family::CptMolecular => format!(
+            "{} gene analysis; {}",
+            part(vocab::GENES, 0),
+            part(vocab::GENE_SCOPES, 24)
+        ),
+        Family::CptLab => format!(
+            "{}; {}",
+            part(vocab::ANALYTES, 0),
+            part(vocab::LAB_METHODS, 24)
+        ),
         Family::CptMedicine => part(vocab::MEDICINE_SERVICES, 0).to_string(),
         Family::CptCategory3 => part(vocab::EMERGING_TECHNOLOGY, 0).to_string(),
         Family::CptCategory2 => part(vocab::PERFORMANCE_MEASURES, 0).to_string(),
@@ -408,7 +472,11 @@ fn describe(family: Family, code: &str) -> String {
                 Some(b'8') => "via natural or artificial opening endoscopic",
                 _ => "external approach",
             };
-            format!("{} {}, {approach}", part(vocab::ROOT_OPERATIONS, 0), part(vocab::BODY_PARTS, 24))
+            format!(
+                "{} {}, {approach}",
+                part(vocab::ROOT_OPERATIONS, 0),
+                part(vocab::BODY_PARTS, 24)
+            )
         }
     }
 }
@@ -423,7 +491,9 @@ mod tests {
         let mut buf = String::new();
         for family in Family::ALL {
             for _ in 0..2_000 {
-                let code = family.random_code(&mut rng, &mut buf).expect("valid by construction");
+                let code = family
+                    .random_code(&mut rng, &mut buf)
+                    .expect("valid by construction");
                 assert_eq!(code.as_str(), buf, "{family:?}");
                 assert_eq!(code.system(), family.system());
             }

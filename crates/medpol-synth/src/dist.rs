@@ -10,9 +10,9 @@ use fastrand::Rng;
 ///
 /// Every caller passes a constant, non-empty vocabulary table (or a slice it
 /// has just checked is non-empty); an empty one is a bug in this crate.
-pub fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
+pub fn pick<T: Copy>(rng: &mut Rng, items: &[T]) -> T {
     debug_assert!(!items.is_empty(), "pick from an empty table");
-    &items[rng.usize(..items.len())]
+    items[rng.usize(..items.len())]
 }
 
 /// One item of a table with integer weights.
@@ -96,7 +96,9 @@ impl Zipf {
     pub fn sample(&self, rng: &mut Rng) -> usize {
         let total = self.cdf.last().copied().unwrap_or(0.0);
         let x = rng.f64() * total;
-        self.cdf.partition_point(|&c| c <= x).min(self.cdf.len() - 1)
+        self.cdf
+            .partition_point(|&c| c <= x)
+            .min(self.cdf.len() - 1)
     }
 }
 

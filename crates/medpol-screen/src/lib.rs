@@ -1,0 +1,575 @@
+//! Batch screening of claim lines against medical policy.
+//!
+//! A reader thread reads the input (CSV or NDJSON) in batches; each batch is
+//! split into chunks decided in parallel (rayon), and the chunks' output is
+//! written in input order. At most two batches are in flight, so memory is
+//! bounded whatever the input's size. Bad lines are reported with their input
+//! line number and counted; they never stop the run unless `max_errors` says so.
+
+pub mod input;
+mod output;
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+
+use medpol_core::determination::{Coverage, PriorAuth};
+use medpol_core::Engine;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::input::{Columns, LineError, ProductCache, RawLine};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    Csv,
+    Ndjson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Csv,
+    Ndjson,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub input: InputFormat,
+    pub output: OutputFormat,
+    /// Write only lines that are flagged (not covered, conditional, or
+    /// needing prior authorization).
+    pub only_flagged: bool,
+    /// Stop after this many bad lines.
+    pub max_errors: Option<u64>,
+    /// Lines per batch read ahead.
+    pub batch_lines: usize,
+    /// Read and parse every line, decide and write nothing: the baseline the
+    /// screening throughput is measured against.
+    pub parse_only: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            input: InputFormat::Csv,
+            output: OutputFormat::Csv,
+            only_flagged: false,
+            max_errors: None,
+            batch_lines: 65_536,
+            parse_only: false,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub lines_read: u64,
+    pub decided: u64,
+    pub written: u64,
+    pub flagged: u64,
+    pub bad_lines: u64,
+    pub coverage: BTreeMap<&'static str, u64>,
+    pub prior_auth: BTreeMap<&'static str, u64>,
+    /// Flagged lines by policy (`payer/number`).
+    pub flagged_by_policy: BTreeMap<String, u64>,
+    /// Flagged lines by reason.
+    pub flagged_by_reason: BTreeMap<&'static str, u64>,
+    /// True when `max_errors` stopped the run before the end of the input.
+    pub stopped_early: bool,
+    pub bytes_read: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScreenError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("input: {0}")]
+    Input(String),
+}
+
+/// A line is flagged when a policy makes it not covered or conditional, or
+/// asks for (or may ask for) prior authorization.
+pub fn is_flagged(coverage: Coverage, prior_auth: PriorAuth) -> bool {
+    matches!(coverage, Coverage::NotCovered | Coverage::Conditional)
+        || matches!(prior_auth, PriorAuth::AuthNeeded | PriorAuth::Conditional)
+}
+
+/// Counts bytes as the reader thread consumes them, for progress.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// One batch of raw records and their input line numbers.
+enum Batch {
+    Csv {
+        records: Vec<csv::ByteRecord>,
+        lines: Vec<u64>,
+        len: usize,
+    },
+    Ndjson {
+        buf: Vec<u8>,
+        ends: Vec<usize>,
+        lines: Vec<u64>,
+    },
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        match self {
+            Batch::Csv { len, .. } => *len,
+            Batch::Ndjson { ends, .. } => ends.len(),
+        }
+    }
+}
+
+/// The per-chunk tallies, merged in order.
+#[derive(Default)]
+struct Stats<'e> {
+    read: u64,
+    decided: u64,
+    written: u64,
+    flagged: u64,
+    bad: u64,
+    coverage: [u64; 4],
+    prior_auth: [u64; 4],
+    by_policy: FxHashMap<&'e str, u64>,
+    by_reason: FxHashMap<&'static str, u64>,
+}
+
+impl<'e> Stats<'e> {
+    fn merge(&mut self, o: Stats<'e>) {
+        self.read += o.read;
+        self.decided += o.decided;
+        self.written += o.written;
+        self.flagged += o.flagged;
+        self.bad += o.bad;
+        for i in 0..4 {
+            self.coverage[i] += o.coverage[i];
+            self.prior_auth[i] += o.prior_auth[i];
+        }
+        for (k, v) in o.by_policy {
+            *self.by_policy.entry(k).or_default() += v;
+        }
+        for (k, v) in o.by_reason {
+            *self.by_reason.entry(k).or_default() += v;
+        }
+    }
+}
+
+const COVERAGES: [Coverage; 4] = [
+    Coverage::Covered,
+    Coverage::Conditional,
+    Coverage::NotCovered,
+    Coverage::NoPolicy,
+];
+const PRIOR_AUTHS: [PriorAuth; 4] = [
+    PriorAuth::NotApplicable,
+    PriorAuth::NoAuth,
+    PriorAuth::Conditional,
+    PriorAuth::AuthNeeded,
+];
+
+struct ChunkResult<'e> {
+    out: Vec<u8>,
+    errors: Vec<u8>,
+    stats: Stats<'e>,
+}
+
+struct Ctx<'e, 'o> {
+    engine: &'e Engine,
+    opts: &'o Options,
+    columns: Option<&'o Columns>,
+}
+
+impl<'e> Ctx<'e, '_> {
+    /// Decides records `range` of a batch; stops after `error_budget` bad lines.
+    fn chunk(
+        &self,
+        batch: &Batch,
+        range: std::ops::Range<usize>,
+        error_budget: Option<u64>,
+    ) -> ChunkResult<'e> {
+        let mut r = ChunkResult {
+            out: Vec::with_capacity(range.len() * 96),
+            errors: Vec::new(),
+            stats: Stats::default(),
+        };
+        let mut products = ProductCache::default();
+        for i in range {
+            if error_budget.is_some_and(|b| r.stats.bad >= b) {
+                break;
+            }
+            r.stats.read += 1;
+            let (input_line, raw) = match batch {
+                Batch::Csv { records, lines, .. } => {
+                    let rec = &records[i];
+                    let columns = self.columns.expect("CSV batches have columns");
+                    if rec.len() != columns.count {
+                        self.bad(
+                            &mut r,
+                            lines[i],
+                            None,
+                            &LineError {
+                                field: "columns",
+                                message: format!(
+                                    "expected {} columns (as in the header), found {}",
+                                    columns.count,
+                                    rec.len()
+                                ),
+                            },
+                        );
+                        continue;
+                    }
+                    (lines[i], RawLine::from_csv(columns, rec))
+                }
+                Batch::Ndjson { buf, ends, lines } => {
+                    let start = if i == 0 { 0 } else { ends[i - 1] };
+                    (lines[i], RawLine::from_json(&buf[start..ends[i]]))
+                }
+            };
+            let raw = match raw {
+                Ok(raw) => raw,
+                Err(e) => {
+                    self.bad(&mut r, input_line, None, &e);
+                    continue;
+                }
+            };
+            let claim = match raw.parse(self.engine, &mut products) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.bad(&mut r, input_line, Some((&raw.claim_id, &raw.line)), &e);
+                    continue;
+                }
+            };
+            if self.opts.parse_only {
+                continue;
+            }
+            let d = self.engine.decide(
+                claim.product,
+                claim.setting,
+                claim.date,
+                &claim.service,
+                &claim.diagnoses,
+            );
+            r.stats.decided += 1;
+            r.stats.coverage[COVERAGES.iter().position(|c| *c == d.coverage).unwrap_or(0)] += 1;
+            r.stats.prior_auth[PRIOR_AUTHS
+                .iter()
+                .position(|c| *c == d.prior_auth)
+                .unwrap_or(0)] += 1;
+            let flagged = is_flagged(d.coverage, d.prior_auth);
+            if flagged {
+                r.stats.flagged += 1;
+                for p in &d.citations {
+                    // Count each policy once per line.
+                    if d.citations.iter().position(|c| c.policy == p.policy)
+                        == d.citations.iter().position(|c| std::ptr::eq(c, p))
+                    {
+                        *r.stats.by_policy.entry(p.policy).or_default() += 1;
+                    }
+                }
+                for reason in &d.reasons {
+                    *r.stats.by_reason.entry(reason.id()).or_default() += 1;
+                }
+                if d.reasons.is_empty() && d.prior_auth == PriorAuth::AuthNeeded {
+                    *r.stats.by_reason.entry("prior-auth").or_default() += 1;
+                }
+            }
+            if flagged || !self.opts.only_flagged {
+                r.stats.written += 1;
+                match self.opts.output {
+                    OutputFormat::Csv => output::csv_row(&mut r.out, &claim, &d, flagged),
+                    OutputFormat::Ndjson => output::ndjson_row(&mut r.out, &claim, &d, flagged),
+                }
+            }
+        }
+        r
+    }
+
+    fn bad(
+        &self,
+        r: &mut ChunkResult<'e>,
+        input_line: u64,
+        claim: Option<(&str, &str)>,
+        e: &LineError,
+    ) {
+        r.stats.bad += 1;
+        let claim = claim
+            .map(|(id, line)| format!(" (claim {id} line {line})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            r.errors,
+            "input line {input_line}{claim}: {}: {}",
+            e.field, e.message
+        );
+    }
+}
+
+/// Screens `input`, writing one decision per line to `out` and each bad line
+/// to `errors`. `progress` is called after each batch with the running summary.
+pub fn screen(
+    engine: &Engine,
+    input: impl Read + Send,
+    out: &mut dyn Write,
+    errors: &mut dyn Write,
+    opts: &Options,
+    progress: &mut dyn FnMut(&Summary),
+) -> Result<Summary, ScreenError> {
+    let bytes = Arc::new(AtomicU64::new(0));
+    let mut reader = BufReader::with_capacity(
+        1 << 20,
+        Counting {
+            inner: input,
+            count: bytes.clone(),
+        },
+    );
+
+    let columns = match opts.input {
+        InputFormat::Csv => {
+            let mut header = String::new();
+            // The header is one physical line.
+            reader.read_line(&mut header)?;
+            if header.trim().is_empty() {
+                return Err(ScreenError::Input(
+                    "the CSV input is empty: it needs a header line (see docs/screening.md)".into(),
+                ));
+            }
+            let mut hr = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(header.as_bytes());
+            let rec = hr
+                .records()
+                .next()
+                .transpose()
+                .map_err(|e| ScreenError::Input(format!("the header: {e}")))?
+                .unwrap_or_default();
+            let fields: Vec<&str> = rec.iter().collect();
+            Some(Columns::from_header(&fields).map_err(ScreenError::Input)?)
+        }
+        InputFormat::Ndjson => None,
+    };
+    if matches!(opts.output, OutputFormat::Csv) && !opts.parse_only {
+        output::csv_header(out)?;
+    }
+
+    let ctx = Ctx {
+        engine,
+        opts,
+        columns: columns.as_ref(),
+    };
+    let mut stats = Stats::default();
+    let mut stopped_early = false;
+    let batch_lines = opts.batch_lines.max(1);
+    let (full_tx, full_rx) = mpsc::sync_channel::<io::Result<Batch>>(1);
+    let (free_tx, free_rx) = mpsc::channel::<Batch>();
+    let input_format = opts.input;
+
+    std::thread::scope(|s| -> Result<(), ScreenError> {
+        s.spawn(move || match input_format {
+            InputFormat::Csv => read_csv(reader, batch_lines, &full_tx, &free_rx),
+            InputFormat::Ndjson => read_ndjson(reader, batch_lines, &full_tx, &free_rx),
+        });
+        // Owned here, so that leaving early (an error, max_errors) drops it and
+        // the reader thread, blocked on a full channel, stops instead of
+        // deadlocking the scope.
+        let full_rx = full_rx;
+
+        let threads = rayon::current_num_threads().max(1);
+        for batch in full_rx.iter() {
+            let batch = batch.map_err(|e| ScreenError::Input(format!("reading the input: {e}")))?;
+            let n = batch.len();
+            let chunk = n.div_ceil(threads * 4).max(256);
+            let ranges: Vec<_> = (0..n)
+                .step_by(chunk)
+                .map(|a| a..(a + chunk).min(n))
+                .collect();
+            let mut results: Vec<ChunkResult> = ranges
+                .par_iter()
+                .map(|r| ctx.chunk(&batch, r.clone(), None))
+                .collect();
+            if let Some(max) = opts.max_errors {
+                // Cut the batch exactly at the error that reaches the limit.
+                let mut before = stats.bad;
+                for (k, r) in results.iter().enumerate() {
+                    if before + r.stats.bad >= max {
+                        let redo = ctx.chunk(&batch, ranges[k].clone(), Some(max - before));
+                        results.truncate(k);
+                        results.push(redo);
+                        stopped_early = true;
+                        break;
+                    }
+                    before += r.stats.bad;
+                }
+            }
+            for r in results {
+                out.write_all(&r.out)?;
+                errors.write_all(&r.errors)?;
+                stats.merge(r.stats);
+            }
+            let _ = free_tx.send(batch);
+            if stopped_early {
+                break;
+            }
+            progress(&summary(&stats, false, bytes.load(Ordering::Relaxed)));
+        }
+        Ok(())
+    })?;
+    out.flush()?;
+    errors.flush()?;
+    Ok(summary(
+        &stats,
+        stopped_early,
+        bytes.load(Ordering::Relaxed),
+    ))
+}
+
+type Full = mpsc::SyncSender<io::Result<Batch>>;
+type Free = mpsc::Receiver<Batch>;
+
+/// Sends a filled batch (if any) and then the error (if any); false when the
+/// reading should stop.
+fn hand_over(full: &Full, batch: Batch, filled: io::Result<()>) -> bool {
+    let more = batch.len() > 0 && filled.is_ok();
+    if batch.len() > 0 && full.send(Ok(batch)).is_err() {
+        return false;
+    }
+    if let Err(e) = filled {
+        let _ = full.send(Err(e));
+        return false;
+    }
+    more
+}
+
+fn read_csv(reader: impl Read, batch_lines: usize, full: &Full, free: &Free) {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(reader);
+    loop {
+        let mut batch = free.try_recv().unwrap_or(Batch::Csv {
+            records: Vec::new(),
+            lines: Vec::new(),
+            len: 0,
+        });
+        let Batch::Csv {
+            records,
+            lines,
+            len,
+        } = &mut batch
+        else {
+            unreachable!("CSV batches only")
+        };
+        *len = 0;
+        lines.clear();
+        let mut filled = Ok(());
+        while *len < batch_lines {
+            if records.len() == *len {
+                records.push(csv::ByteRecord::new());
+            }
+            match rdr.read_byte_record(&mut records[*len]) {
+                Ok(true) => {
+                    // The header was line 1 and is not part of this reader.
+                    lines.push(records[*len].position().map_or(0, |p| p.line()) + 1);
+                    *len += 1;
+                }
+                Ok(false) => break,
+                Err(e) => {
+                    filled = Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string()));
+                    break;
+                }
+            }
+        }
+        if !hand_over(full, batch, filled) {
+            return;
+        }
+    }
+}
+
+fn read_ndjson(mut reader: impl BufRead, batch_lines: usize, full: &Full, free: &Free) {
+    let mut line_no = 0u64;
+    loop {
+        let mut batch = free.try_recv().unwrap_or(Batch::Ndjson {
+            buf: Vec::new(),
+            ends: Vec::new(),
+            lines: Vec::new(),
+        });
+        let Batch::Ndjson { buf, ends, lines } = &mut batch else {
+            unreachable!("NDJSON batches only")
+        };
+        buf.clear();
+        ends.clear();
+        lines.clear();
+        let mut filled = Ok(());
+        while ends.len() < batch_lines {
+            let start = buf.len();
+            match reader.read_until(b'\n', buf) {
+                Ok(0) => break,
+                Ok(_) => {
+                    line_no += 1;
+                    while buf.len() > start && matches!(buf[buf.len() - 1], b'\n' | b'\r') {
+                        buf.pop();
+                    }
+                    // Blank lines are not claim lines.
+                    if buf[start..].iter().all(u8::is_ascii_whitespace) {
+                        buf.truncate(start);
+                        continue;
+                    }
+                    ends.push(buf.len());
+                    lines.push(line_no);
+                }
+                Err(e) => {
+                    filled = Err(e);
+                    break;
+                }
+            }
+        }
+        if !hand_over(full, batch, filled) {
+            return;
+        }
+    }
+}
+
+fn summary(stats: &Stats<'_>, stopped_early: bool, bytes_read: u64) -> Summary {
+    Summary {
+        lines_read: stats.read,
+        decided: stats.decided,
+        written: stats.written,
+        flagged: stats.flagged,
+        bad_lines: stats.bad,
+        coverage: COVERAGES
+            .iter()
+            .zip(stats.coverage)
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| (c.id(), n))
+            .collect(),
+        prior_auth: PRIOR_AUTHS
+            .iter()
+            .zip(stats.prior_auth)
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| (c.id(), n))
+            .collect(),
+        flagged_by_policy: stats
+            .by_policy
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+        flagged_by_reason: stats.by_reason.iter().map(|(k, v)| (*k, *v)).collect(),
+        stopped_early,
+        bytes_read,
+    }
+}
+
+#[cfg(test)]
+mod tests;
