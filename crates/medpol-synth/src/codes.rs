@@ -109,7 +109,10 @@ impl Family {
             Family::CptRadiology => &[("", 70010, 79999, "")],
             Family::CptMolecular => &[("", 81105, 81599, "")],
             Family::CptLab => &[("", 80047, 81099, ""), ("", 82009, 89398, "")],
-            Family::CptMedicine => &[("", 90281, 99607, "")],
+            // Evaluation and management (99202–99499, office visits such as
+            // 99213) is left out: medical policies do not list it, and
+            // benchmarks rely on it as the code no policy governs.
+            Family::CptMedicine => &[("", 90281, 99199, ""), ("", 99500, 99607, "")],
             Family::CptCategory3 => &[("", 1, 999, "T")],
             Family::CptCategory2 => &[("", 1, 9007, "F")],
             Family::Pcs => &[],
@@ -497,6 +500,19 @@ mod tests {
                 assert_eq!(code.as_str(), buf, "{family:?}");
                 assert_eq!(code.system(), family.system());
             }
+        }
+    }
+
+    #[test]
+    fn evaluation_and_management_codes_are_never_drawn() {
+        let mut rng = Rng::with_seed(4);
+        let mut buf = String::new();
+        for _ in 0..50_000 {
+            let code = Family::CptMedicine
+                .random_code(&mut rng, &mut buf)
+                .expect("valid");
+            let n: u32 = code.as_str().parse().expect("five digits");
+            assert!(!(99202..=99499).contains(&n), "{n}");
         }
     }
 
