@@ -26,6 +26,10 @@ pub enum Command {
     Show(ShowArgs),
     /// List the policies that govern a code.
     Codes(CodesArgs),
+    /// Screen claim lines (CSV or NDJSON) against medical policy: one decision per line.
+    ///
+    /// Example: medpol screen claims.csv --out decisions.csv --only-flagged
+    Screen(ScreenArgs),
     /// Generate synthetic data for benchmarks and scale tests.
     #[command(subcommand)]
     Synth(SynthCommand),
@@ -118,10 +122,72 @@ pub struct CodesArgs {
     pub policies: PoliciesArg,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LinesFormat {
+    Csv,
+    Ndjson,
+}
+
+#[derive(Debug, Args)]
+pub struct ScreenArgs {
+    /// The claim lines: a CSV (with a header) or NDJSON file, or `-` for standard input.
+    /// The columns are described in docs/screening.md.
+    pub input: String,
+    /// Where to write the decisions; default: standard output. The file appears
+    /// only when the run finishes (written to a temporary name, then renamed).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: LinesFormat,
+    /// The input format; default: from the file extension (.ndjson, .jsonl), else CSV.
+    #[arg(long, value_enum)]
+    pub input_format: Option<LinesFormat>,
+    /// A directory of policy files; default: the bundled policies.
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// Write only flagged lines (not covered, conditional, or needing prior authorization).
+    #[arg(long)]
+    pub only_flagged: bool,
+    /// Where to report bad lines (one per line, with the input line number); default: standard error.
+    #[arg(long, value_name = "FILE")]
+    pub errors: Option<PathBuf>,
+    /// Stop after this many bad lines (exit 2).
+    #[arg(long, value_name = "N")]
+    pub max_errors: Option<u64>,
+    /// Worker threads; default: one per core.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Also write the summary as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Only read and parse the lines (no decisions, no output): the baseline for benchmarks.
+    #[arg(long)]
+    pub parse_only: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SynthCommand {
     /// Write a realistic synthetic policy set (payer files and policy files) to a new directory.
     Policies(SynthPoliciesArgs),
+    /// Write realistic synthetic claim lines (CSV) drawn against a policy set.
+    Claims(SynthClaimsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SynthClaimsArgs {
+    /// How many claim lines.
+    #[arg(long)]
+    pub lines: u64,
+    /// The file to write (`-` for standard output).
+    #[arg(long)]
+    pub out: String,
+    /// The policy set the governed codes and products are drawn from; default: the bundled policies.
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// The random seed; the same seed gives the same lines.
+    #[arg(long, default_value_t = 183)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

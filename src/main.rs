@@ -5,6 +5,7 @@
 
 mod cli;
 mod output;
+mod screen;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -301,6 +302,14 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 output::code_listings(&mut out, &code, &listings).context("writing")?;
             }
+        }
+        Command::Screen(args) => {
+            drop(out);
+            return screen::run_screen(args);
+        }
+        Command::Synth(SynthCommand::Claims(args)) => {
+            drop(out);
+            return screen::run_synth_claims(args);
         }
         Command::Synth(SynthCommand::Policies(args)) => {
             if args.count == 0 || args.payers == 0 {

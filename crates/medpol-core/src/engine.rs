@@ -18,6 +18,7 @@
 //! - a code no policy governs is `no-policy`, never a coverage claim.
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::code::{Code, CodeSystem};
@@ -424,16 +425,15 @@ impl Engine {
             });
         }
 
-        let mut policies = Vec::with_capacity(catalog.policies.len());
-        let mut index: FxHashMap<(u32, u64), Vec<Posting>> = FxHashMap::default();
+        // Cheap checks first, in order, so that the first duplicate is the one reported.
+        let mut payer_of = Vec::with_capacity(catalog.policies.len());
         let mut seen: FxHashMap<(u32, &str), ()> = FxHashMap::default();
         for policy in &catalog.policies {
-            let key = policy.key();
             let &payer_idx =
                 payer_index
                     .get(&policy.payer)
                     .ok_or_else(|| CompileError::UnknownPayer {
-                        policy: key.clone(),
+                        policy: policy.key(),
                         payer: policy.payer.clone(),
                     })?;
             if seen
@@ -441,38 +441,56 @@ impl Engine {
                 .is_some()
             {
                 return Err(CompileError::DuplicatePolicy {
-                    policy: key,
+                    policy: policy.key(),
                     payer: policy.payer.clone(),
                 });
             }
-            let compiler = PolicyCompiler {
-                policy,
-                payer: &catalog.payers[payer_idx as usize],
-                key,
-            };
-            let compiled = compiler.compile(payer_idx)?;
-            let policy_idx = policies.len() as u32;
-            for (li, list) in policy.code_lists.iter().enumerate() {
-                let products = compiled.code_lists[li].products;
-                for (ci, entry) in list.codes.iter().enumerate() {
-                    let code = Code::parse(list.system, &entry.code).map_err(|e| {
-                        CompileError::MalformedCode {
-                            policy: compiler.key.clone(),
-                            field: format!("code_list[{li}].codes[{ci}]"),
-                            reason: e.to_string(),
-                        }
-                    })?;
-                    index
-                        .entry((payer_idx, code.key()))
-                        .or_default()
-                        .push(Posting {
-                            policy: policy_idx,
-                            code_list: li as u16,
-                            products,
-                            from: policy.effective,
-                            until: policy.retired,
-                        });
+            payer_of.push(payer_idx);
+        }
+        // Each policy compiles on its own: spread them over the cores.
+        let compiled: Vec<(CompiledPolicy, Vec<(u64, u16)>)> = catalog
+            .policies
+            .par_iter()
+            .zip(payer_of.par_iter())
+            .map(|(policy, &payer_idx)| {
+                let compiler = PolicyCompiler {
+                    policy,
+                    payer: &catalog.payers[payer_idx as usize],
+                    key: policy.key(),
+                };
+                let compiled = compiler.compile(payer_idx)?;
+                let mut codes = Vec::new();
+                for (li, list) in policy.code_lists.iter().enumerate() {
+                    for (ci, entry) in list.codes.iter().enumerate() {
+                        let code = Code::parse(list.system, &entry.code).map_err(|e| {
+                            CompileError::MalformedCode {
+                                policy: compiler.key.clone(),
+                                field: format!("code_list[{li}].codes[{ci}]"),
+                                reason: e.to_string(),
+                            }
+                        })?;
+                        codes.push((code.key(), li as u16));
+                    }
                 }
+                Ok((compiled, codes))
+            })
+            .collect::<Result<_, CompileError>>()?;
+        let mut policies = Vec::with_capacity(compiled.len());
+        let mut index: FxHashMap<(u32, u64), Vec<Posting>> = FxHashMap::default();
+        for (policy_idx, (policy, (compiled, codes))) in
+            catalog.policies.iter().zip(compiled).enumerate()
+        {
+            for (key, li) in codes {
+                index
+                    .entry((compiled.payer, key))
+                    .or_default()
+                    .push(Posting {
+                        policy: policy_idx as u32,
+                        code_list: li,
+                        products: compiled.code_lists[li as usize].products,
+                        from: policy.effective,
+                        until: policy.retired,
+                    });
             }
             policies.push(compiled);
         }

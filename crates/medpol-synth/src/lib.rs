@@ -23,6 +23,7 @@
 //! assert_eq!(hits.len(), 5);
 //! ```
 
+mod claims;
 mod codes;
 mod dist;
 mod payer;
@@ -35,6 +36,7 @@ use fastrand::Rng;
 use medpol_core::model::Catalog;
 use medpol_core::CodeSystem;
 
+pub use crate::claims::{write_claims, HEADER as CLAIMS_HEADER};
 use crate::codes::{CodePools, CodeSource};
 use crate::policy::PolicyInput;
 
