@@ -671,6 +671,14 @@ impl Engine {
             {
                 continue;
             }
+            if applied.is_empty() {
+                // One policy usually applies: size the answer for it at once.
+                applied.reserve(2);
+                out.policies.reserve(1);
+                out.reasons.reserve(2);
+                out.citations.reserve(3);
+                out.notes.reserve(3);
+            }
             applied.push(posting.policy);
             let policy = &self.policies[posting.policy as usize];
             let pa = self.apply_policy(policy, posting.code_list, &ctx, &mut out);

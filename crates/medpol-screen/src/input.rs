@@ -159,7 +159,8 @@ pub struct ClaimLine<'a> {
     pub setting: Setting,
     pub date: NaiveDate,
     pub service: ServiceLine,
-    pub diagnoses: Vec<Code>,
+    /// Borrowed from the worker's scratch buffer, reused line after line.
+    pub diagnoses: &'a [Code],
 }
 
 /// A field that does not parse, with what would be valid.
@@ -236,17 +237,17 @@ pub struct RawLine<'a> {
     pub setting: Option<Cow<'a, str>>,
     pub code: Cow<'a, str>,
     pub system: Option<Cow<'a, str>>,
-    pub modifiers: Vec<Cow<'a, str>>,
-    pub diagnoses: Vec<Cow<'a, str>>,
+    /// Separated by `;`, space or `|`.
+    pub modifiers: Cow<'a, str>,
+    /// Separated by `;`, space or `|`.
+    pub diagnoses: Cow<'a, str>,
     pub units: Option<Cow<'a, str>>,
 }
 
-fn split_list(s: &str) -> Vec<Cow<'_, str>> {
+fn split_list(s: &str) -> impl Iterator<Item = &str> {
     s.split([';', ' ', '|'])
         .map(str::trim)
         .filter(|p| !p.is_empty())
-        .map(Cow::Borrowed)
-        .collect()
 }
 
 impl<'a> RawLine<'a> {
@@ -274,8 +275,8 @@ impl<'a> RawLine<'a> {
             setting: get(Field::Setting)?.map(Cow::Borrowed),
             code: need(Field::Code)?.into(),
             system: get(Field::CodeSystem)?.map(Cow::Borrowed),
-            modifiers: get(Field::Modifiers)?.map(split_list).unwrap_or_default(),
-            diagnoses: get(Field::Diagnoses)?.map(split_list).unwrap_or_default(),
+            modifiers: get(Field::Modifiers)?.unwrap_or_default().into(),
+            diagnoses: get(Field::Diagnoses)?.unwrap_or_default().into(),
             units: get(Field::Units)?.map(Cow::Borrowed),
         })
     }
@@ -302,18 +303,20 @@ impl<'a> RawLine<'a> {
             setting: j.setting.map(Scalar::into_text),
             code: need(Field::Code, j.code)?,
             system: j.code_system.map(Scalar::into_text),
-            modifiers: j.modifiers.map(List::into_items).unwrap_or_default(),
-            diagnoses: j.diagnoses.map(List::into_items).unwrap_or_default(),
+            modifiers: j.modifiers.map(List::joined).unwrap_or_default(),
+            diagnoses: j.diagnoses.map(List::joined).unwrap_or_default(),
             units: j.units.map(Scalar::into_text),
         })
     }
 
-    /// Validates every field and resolves the product.
-    pub fn parse(
-        &self,
+    /// Validates every field and resolves the product. Diagnoses are parsed
+    /// into `scratch`, which the returned line borrows.
+    pub fn parse<'s>(
+        &'s self,
         engine: &Engine,
         products: &mut ProductCache,
-    ) -> Result<ClaimLine<'a>, LineError> {
+        scratch: &'s mut Vec<Code>,
+    ) -> Result<ClaimLine<'s>, LineError> {
         let line: u32 = self.line.trim().parse().map_err(|_| {
             err(
                 Field::Line,
@@ -360,19 +363,15 @@ impl<'a> RawLine<'a> {
                 format!("{code:?} is a diagnosis; procedure codes are HCPCS, CPT or ICD-10-PCS"),
             ));
         }
-        let modifiers = self
-            .modifiers
-            .iter()
+        let modifiers = split_list(&self.modifiers)
             .map(|m| Modifier::parse(m).map_err(|e| err(Field::Modifiers, e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
-        let diagnoses = self
-            .diagnoses
-            .iter()
-            .map(|d| {
-                Code::parse(CodeSystem::Icd10cm, d)
-                    .map_err(|e| err(Field::Diagnoses, e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        scratch.clear();
+        for d in split_list(&self.diagnoses) {
+            let code = Code::parse(CodeSystem::Icd10cm, d)
+                .map_err(|e| err(Field::Diagnoses, e.to_string()))?;
+            scratch.push(code);
+        }
         if let Some(u) = &self.units {
             match u.trim().parse::<f64>() {
                 Ok(n) if n > 0.0 && n.is_finite() => {}
@@ -386,13 +385,13 @@ impl<'a> RawLine<'a> {
         }
         let product = products.resolve(engine, self.payer.as_deref(), self.product.trim())?;
         Ok(ClaimLine {
-            claim_id: self.claim_id.clone(),
+            claim_id: Cow::Borrowed(&self.claim_id),
             line,
             product,
             setting,
             date,
             service: ServiceLine { code, modifiers },
-            diagnoses,
+            diagnoses: scratch,
         })
     }
 }
@@ -427,14 +426,10 @@ enum List<'a> {
 }
 
 impl<'a> List<'a> {
-    fn into_items(self) -> Vec<Cow<'a, str>> {
+    fn joined(self) -> Cow<'a, str> {
         match self {
-            List::Items(v) => v,
-            List::Joined(Cow::Borrowed(s)) => split_list(s),
-            List::Joined(Cow::Owned(s)) => split_list(&s)
-                .into_iter()
-                .map(|c| Cow::Owned(c.into_owned()))
-                .collect(),
+            List::Items(v) => Cow::Owned(v.join(";")),
+            List::Joined(s) => s,
         }
     }
 }

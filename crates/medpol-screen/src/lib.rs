@@ -207,6 +207,7 @@ impl<'e> Ctx<'e, '_> {
             stats: Stats::default(),
         };
         let mut products = ProductCache::default();
+        let mut diagnoses: Vec<medpol_core::Code> = Vec::new();
         for i in range {
             if error_budget.is_some_and(|b| r.stats.bad >= b) {
                 break;
@@ -246,7 +247,7 @@ impl<'e> Ctx<'e, '_> {
                     continue;
                 }
             };
-            let claim = match raw.parse(self.engine, &mut products) {
+            let claim = match raw.parse(self.engine, &mut products, &mut diagnoses) {
                 Ok(c) => c,
                 Err(e) => {
                     self.bad(&mut r, input_line, Some((&raw.claim_id, &raw.line)), &e);
@@ -261,7 +262,7 @@ impl<'e> Ctx<'e, '_> {
                 claim.setting,
                 claim.date,
                 &claim.service,
-                &claim.diagnoses,
+                claim.diagnoses,
             );
             r.stats.decided += 1;
             r.stats.coverage[COVERAGES.iter().position(|c| *c == d.coverage).unwrap_or(0)] += 1;

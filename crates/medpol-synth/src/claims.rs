@@ -67,7 +67,8 @@ pub fn write_claims(
 ) -> io::Result<()> {
     let mut rng = Rng::with_seed(seed);
     // Per payer: its product ids and the (code, system) pairs its policies list.
-    let payers: Vec<(&str, Vec<&str>, Vec<(&str, &str)>)> = catalog
+    type PayerDraw<'c> = (&'c str, Vec<&'c str>, Vec<(&'c str, &'c str)>);
+    let payers: Vec<PayerDraw<'_>> = catalog
         .payers
         .iter()
         .map(|p| {
