@@ -21,7 +21,7 @@ measure() { # label, args...: the median of three runs of the screening time
   local runs=()
   for _ in 1 2 3; do
     local err secs rss
-    err=$( { /usr/bin/time -f 'maxrss %M' "$M" "$@" >/dev/null; } 2>&1 )
+    err=$( { /usr/bin/time -f 'maxrss %M' $pin "$M" "$@" >/dev/null; } 2>&1 )
     secs=$(echo "$err" | sed -n 's/^screened [0-9]* lines in \([0-9.]*\) s.*/\1/p')
     rss=$(echo "$err" | sed -n 's/^maxrss //p')
     runs+=("$secs $rss")
@@ -30,6 +30,8 @@ measure() { # label, args...: the median of three runs of the screening time
 }
 
 for threads in 1 "$(nproc)"; do
+  # One thread: pin the whole process (reader thread included) to one core.
+  pin=""; [ "$threads" = 1 ] && pin="taskset -c 0"
   p=$(measure "parse-only ${threads}t" screen "$WORK/claims-$LINES.csv" --policies "$WORK/policies" --parse-only --threads "$threads")
   s=$(measure "screen ${threads}t" screen "$WORK/claims-$LINES.csv" --policies "$WORK/policies" --out /dev/null --threads "$threads")
   echo "$p"; echo "$s"

@@ -145,6 +145,60 @@ struct Posting {
     until: Option<NaiveDate>,
 }
 
+/// The policies that list each (payer, code).
+///
+/// Most codes on a claim are governed by no policy, so a bit filter that fits
+/// in cache answers "no" before the hash table is touched; and most governed
+/// codes are listed by one policy, so that posting sits in the table itself
+/// rather than behind a second pointer.
+struct CodeIndex {
+    filter: Vec<u64>,
+    map: FxHashMap<(u32, u64), Postings>,
+}
+
+enum Postings {
+    One(Posting),
+    Many(Box<[Posting]>),
+}
+
+/// log2 of the filter's size in bits (2^20 bits = 128 KiB): sparse enough at
+/// tens of thousands of codes that a miss rarely reaches the table.
+const FILTER_BITS: u32 = 20;
+
+impl CodeIndex {
+    fn new(built: FxHashMap<(u32, u64), Vec<Posting>>) -> CodeIndex {
+        let mut filter = vec![0u64; 1 << (FILTER_BITS - 6)];
+        let mut map = FxHashMap::with_capacity_and_hasher(built.len(), Default::default());
+        for (key, postings) in built {
+            let bit = Self::bit(key.0, key.1);
+            filter[bit >> 6] |= 1 << (bit & 63);
+            let postings = match <[Posting; 1]>::try_from(postings) {
+                Ok([one]) => Postings::One(one),
+                Err(many) => Postings::Many(many.into_boxed_slice()),
+            };
+            map.insert(key, postings);
+        }
+        CodeIndex { filter, map }
+    }
+
+    fn bit(payer: u32, code: u64) -> usize {
+        // A multiplicative hash: the high bits mix every input bit.
+        let h = (code ^ ((payer as u64) << 48)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> (64 - FILTER_BITS)) as usize
+    }
+
+    fn get(&self, payer: u32, code: u64) -> Option<&[Posting]> {
+        let bit = Self::bit(payer, code);
+        if self.filter[bit >> 6] & (1 << (bit & 63)) == 0 {
+            return None;
+        }
+        match self.map.get(&(payer, code))? {
+            Postings::One(p) => Some(std::slice::from_ref(p)),
+            Postings::Many(ps) => Some(ps),
+        }
+    }
+}
+
 /// A member's product, resolved against the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProductRef {
@@ -169,7 +223,7 @@ pub struct Engine {
     /// Unqualified product id to the (payer, line of business) pairs that use it.
     product_index: FxHashMap<String, Vec<(u32, u8)>>,
     policies: Vec<CompiledPolicy>,
-    index: FxHashMap<(u32, u64), Vec<Posting>>,
+    index: CodeIndex,
 }
 
 const SECTION_POLICY: &str = "Policy";
@@ -494,7 +548,7 @@ impl Engine {
             }
             policies.push(compiled);
         }
-        index.shrink_to_fit();
+        let index = CodeIndex::new(index);
         Ok(Engine {
             catalog,
             payers,
@@ -512,7 +566,7 @@ impl Engine {
 
     /// The number of (payer, code) keys in the index.
     pub fn indexed_codes(&self) -> usize {
-        self.index.len()
+        self.index.map.len()
     }
 
     /// Resolves a payer (optional) and product id to a member's product, once,
@@ -650,7 +704,7 @@ impl Engine {
             citations: Vec::new(),
             notes: Vec::new(),
         };
-        let Some(postings) = self.index.get(&(product.payer, line.code.key())) else {
+        let Some(postings) = self.index.get(product.payer, line.code.key()) else {
             return out;
         };
         let lob = product.lob as usize;
@@ -865,7 +919,7 @@ impl Engine {
     pub fn policies_for_code(&self, code: &Code) -> Vec<CodeListing<'_>> {
         let mut out = Vec::new();
         for (pi, _) in self.payers.iter().enumerate() {
-            let Some(postings) = self.index.get(&(pi as u32, code.key())) else {
+            let Some(postings) = self.index.get(pi as u32, code.key()) else {
                 continue;
             };
             for posting in postings {
