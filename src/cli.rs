@@ -30,6 +30,11 @@ pub enum Command {
     ///
     /// Example: medpol screen claims.csv --out decisions.csv --only-flagged
     Screen(ScreenArgs),
+    /// Run the HTTP service: the REST API (/api/v1), the policy store and the decision log.
+    ///
+    /// With no flags: an embedded SQLite database `medpol.db` in the working directory,
+    /// the bundled policies, http://127.0.0.1:8080.
+    Serve(ServeArgs),
     /// Generate synthetic data for benchmarks and scale tests.
     #[command(subcommand)]
     Synth(SynthCommand),
@@ -120,6 +125,42 @@ pub struct CodesArgs {
     pub json: bool,
     #[command(flatten)]
     pub policies: PoliciesArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// The database: sqlite://FILE (embedded, created if missing) or postgres://USER@HOST/DB
+    /// (shared by replicas).
+    #[arg(long, default_value = "sqlite://medpol.db", env = "MEDPOL_DATABASE")]
+    pub database: String,
+    /// A directory of policy files to bring into the store at start; default: the bundled policies.
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// The bearer token of the admin endpoints (publishing policies, reading decisions);
+    /// without one they are off.
+    #[arg(long, env = "MEDPOL_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Delete decisions older than this many days.
+    #[arg(long, value_name = "DAYS")]
+    pub retention_days: Option<u32>,
+    /// Seconds between checks for policies published by another replica.
+    #[arg(long, default_value_t = 1.0)]
+    pub poll_seconds: f64,
+    /// The largest request body accepted, in bytes (larger: 413).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub body_limit: usize,
+    /// Seconds a request may take (longer: 408).
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout_seconds: f64,
+    /// Decisions queued for the log before requests are refused with 503.
+    #[arg(long, default_value_t = 10_000)]
+    pub log_capacity: usize,
+    /// Keep diagnoses in the decision log (off by default: see docs/decision-log.md).
+    #[arg(long)]
+    pub log_clinical: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -303,6 +303,10 @@ fn run(cli: Cli) -> Result<()> {
                 output::code_listings(&mut out, &code, &listings).context("writing")?;
             }
         }
+        Command::Serve(args) => {
+            drop(out);
+            return serve(args);
+        }
         Command::Screen(args) => {
             drop(out);
             return screen::run_screen(args);
@@ -335,6 +339,36 @@ fn run(cli: Cli) -> Result<()> {
     }
     out.flush().context("writing")?;
     Ok(())
+}
+
+fn serve(args: crate::cli::ServeArgs) -> Result<()> {
+    if !(args.poll_seconds > 0.0 && args.timeout_seconds > 0.0) {
+        return input("--poll-seconds and --timeout-seconds must be positive");
+    }
+    let loaded = load(args.policies.as_deref())?;
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
+    let config = medpol_server::Config {
+        addr: args.addr,
+        database: args.database,
+        admin_token: args.admin_token.filter(|t| !t.is_empty()),
+        retention_days: args.retention_days,
+        poll_interval: std::time::Duration::from_secs_f64(args.poll_seconds),
+        body_limit: args.body_limit,
+        request_timeout: std::time::Duration::from_secs_f64(args.timeout_seconds),
+        log_capacity: args.log_capacity,
+        keep_clinical: args.log_clinical,
+    };
+    medpol_server::init_tracing();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime
+        .block_on(medpol_server::serve(
+            config,
+            loaded.catalog,
+            medpol_server::shutdown_signal(),
+        ))
+        .map_err(Failure::Internal)
 }
 
 /// Creates `dir` whole or not at all: writes into a temporary sibling and

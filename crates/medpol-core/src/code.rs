@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 /// The coding systems a medical policy lists codes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CodeSystem {
     /// HCPCS Level II (a letter A–V and four digits).
     Hcpcs,
@@ -340,6 +341,43 @@ impl<'de> Deserialize<'de> for Modifier {
         let s = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
         Modifier::parse(&s).map_err(serde::de::Error::custom)
     }
+}
+
+#[cfg(feature = "openapi")]
+mod openapi {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+    use utoipa::openapi::RefOr;
+
+    impl utoipa::PartialSchema for super::Code {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .description(Some(
+                    "A code of a code system, validated for the system's shape",
+                ))
+                .property("system", super::CodeSystem::schema())
+                .required("system")
+                .property(
+                    "code",
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::new(Type::String))
+                        .examples(["M0076"]),
+                )
+                .required("code")
+                .into()
+        }
+    }
+    impl utoipa::ToSchema for super::Code {}
+
+    impl utoipa::PartialSchema for super::Modifier {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::new(Type::String))
+                .description(Some("A procedure-code modifier: 2 letters or digits"))
+                .examples(["RT"])
+                .into()
+        }
+    }
+    impl utoipa::ToSchema for super::Modifier {}
 }
 
 #[cfg(test)]

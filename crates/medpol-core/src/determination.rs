@@ -12,6 +12,7 @@ use crate::model::{NoteKind, RelatedPolicy};
 use crate::setting::Setting;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Determination<'e> {
     pub payer: &'e str,
     pub product: &'e str,
@@ -22,6 +23,7 @@ pub struct Determination<'e> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Coverage {
     Covered,
     /// Covered only when criteria are met, or it depends on the indication.
@@ -46,6 +48,7 @@ impl Coverage {
 /// Why a line is not (or not simply) covered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Reason {
     Investigational,
     NotMedicallyNecessary,
@@ -75,6 +78,7 @@ impl Reason {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PriorAuth {
     /// Nothing to authorize: the service is not covered, or no policy applies.
     NotApplicable,
@@ -97,6 +101,7 @@ impl PriorAuth {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LineDetermination<'e> {
     pub code: Code,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -112,6 +117,7 @@ pub struct LineDetermination<'e> {
 /// A policy that governed the line, with the version in effect on the date of
 /// service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppliedPolicy<'e> {
     pub payer: &'e str,
     pub number: &'e str,
@@ -124,6 +130,7 @@ pub struct AppliedPolicy<'e> {
 
 /// Policy text a determination rests on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Citation<'e> {
     /// `payer/number` of the policy.
     pub policy: &'e str,
@@ -142,6 +149,7 @@ pub struct Citation<'e> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DeterminationNoteKind {
     ContractBenefits,
     Medicare,
@@ -163,6 +171,7 @@ impl From<NoteKind> for DeterminationNoteKind {
 
 /// Something the reader of a determination must know beside the answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeterminationNote<'e> {
     pub kind: DeterminationNoteKind,
     pub policy: &'e str,

@@ -481,7 +481,7 @@ impl Engine {
 
         // Cheap checks first, in order, so that the first duplicate is the one reported.
         let mut payer_of = Vec::with_capacity(catalog.policies.len());
-        let mut seen: FxHashMap<(u32, &str), ()> = FxHashMap::default();
+        let mut seen: FxHashMap<(u32, &str), Vec<&Policy>> = FxHashMap::default();
         for policy in &catalog.policies {
             let &payer_idx =
                 payer_index
@@ -490,15 +490,16 @@ impl Engine {
                         policy: policy.key(),
                         payer: policy.payer.clone(),
                     })?;
-            if seen
-                .insert((payer_idx, policy.number.as_str()), ())
-                .is_some()
-            {
+            // Revisions of one policy may share its number when the days they
+            // decide do not overlap; anything else is a duplicate.
+            let same = seen.entry((payer_idx, policy.number.as_str())).or_default();
+            if same.iter().any(|other| other.overlaps(policy)) {
                 return Err(CompileError::DuplicatePolicy {
                     policy: policy.key(),
                     payer: policy.payer.clone(),
                 });
             }
+            same.push(policy);
             payer_of.push(payer_idx);
         }
         // Each policy compiles on its own: spread them over the cores.
@@ -542,8 +543,8 @@ impl Engine {
                         policy: policy_idx as u32,
                         code_list: li,
                         products: compiled.code_lists[li as usize].products,
-                        from: policy.effective,
-                        until: policy.retired,
+                        from: policy.window().0,
+                        until: policy.window().1,
                     });
             }
             policies.push(compiled);

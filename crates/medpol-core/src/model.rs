@@ -197,6 +197,16 @@ pub struct Policy {
         with = "iso_date_opt"
     )]
     pub retired: Option<NaiveDate>,
+    /// For one revision of a policy among several (a store publishes a new
+    /// revision rather than change one in place): the day this revision
+    /// starts to decide. Absent for a policy file, which decides from
+    /// `effective` on.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "iso_date_opt"
+    )]
+    pub in_force_from: Option<NaiveDate>,
     #[serde(default, rename = "external_reference")]
     pub external_references: Vec<ExternalReference>,
     #[serde(default, rename = "related_policy")]
@@ -259,13 +269,33 @@ impl Policy {
 
     /// The version in effect on a date, if the policy applied then.
     pub fn version_on(&self, date: NaiveDate) -> Option<PolicyVersion> {
-        if date < self.effective || self.retired.is_some_and(|r| date >= r) {
+        if !self.decides_on(date) {
             return None;
         }
         self.versions()
             .into_iter()
             .rev()
             .find(|v| v.effective <= date)
+    }
+
+    /// The days this policy (revision) decides: from `in_force_from` (or
+    /// `effective`, whichever is later) until `retired`, exclusive.
+    pub fn window(&self) -> (NaiveDate, Option<NaiveDate>) {
+        let from = self
+            .in_force_from
+            .map_or(self.effective, |f| f.max(self.effective));
+        (from, self.retired)
+    }
+
+    /// Whether two policies decide on a common day.
+    pub fn overlaps(&self, other: &Policy) -> bool {
+        let ((a_from, a_until), (b_from, b_until)) = (self.window(), other.window());
+        a_until.is_none_or(|u| b_from < u) && b_until.is_none_or(|u| a_from < u)
+    }
+
+    pub fn decides_on(&self, date: NaiveDate) -> bool {
+        let (from, until) = self.window();
+        date >= from && until.is_none_or(|u| date < u)
     }
 
     /// `payer/number`, the key that names a policy across the catalogue.
@@ -299,6 +329,7 @@ pub struct ExternalReference {
 /// Another policy of the same payer, by number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RelatedPolicy {
     pub number: String,
     pub title: String,
@@ -628,6 +659,7 @@ mod tests {
             title: "T".into(),
             effective: NaiveDate::from_ymd_opt(2010, 5, 1).unwrap(),
             retired: None,
+            in_force_from: None,
             external_references: vec![],
             related_policies: vec![],
             description: String::new(),

@@ -11,6 +11,7 @@ use crate::setting::Setting;
 /// product is an id the engine resolves against the catalogue's payers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Request {
     /// The payer whose product the member holds. Optional when the product id
     /// is unique across the catalogue (or written `payer/product`).
@@ -30,6 +31,7 @@ pub struct Request {
 /// One service: a procedure code and its modifiers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceLine {
     pub code: Code,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

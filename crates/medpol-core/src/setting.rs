@@ -7,8 +7,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// Where a service is performed, as medical policies distinguish it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Setting {
     Inpatient,
     Outpatient,
@@ -81,6 +82,15 @@ impl FromStr for Setting {
             "outpatient" => Ok(Setting::Outpatient),
             _ => Setting::from_place_of_service(s),
         }
+    }
+}
+
+/// Accepts what [`FromStr`] does: `inpatient`, `outpatient` or a
+/// place-of-service code, so JSON requests may carry either.
+impl<'de> Deserialize<'de> for Setting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -470,9 +470,19 @@ pub fn validate_across(catalog: &Catalog) -> Vec<(Subject, Issue)> {
             ));
         }
     }
-    let mut numbers: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut numbers: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     for (i, pol) in catalog.policies.iter().enumerate() {
-        if let Some(first) = numbers.insert((pol.payer.as_str(), pol.number.as_str()), i) {
+        let same = numbers
+            .entry((pol.payer.as_str(), pol.number.as_str()))
+            .or_default();
+        // Revisions of one policy share its number when the days they decide
+        // do not overlap; anything else is a duplicate.
+        let clash = same
+            .iter()
+            .copied()
+            .find(|&j| catalog.policies[j].overlaps(pol));
+        same.push(i);
+        if let Some(first) = clash {
             out.push((
                 Subject::Policy(i),
                 Issue {

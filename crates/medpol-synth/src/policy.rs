@@ -139,6 +139,7 @@ pub fn generate(rng: &mut Rng, input: &PolicyInput<'_>, codes: &mut CodeSource<'
         title,
         effective,
         retired: None,
+        in_force_from: None,
         statements,
         prior_auth,
         coding_heading,

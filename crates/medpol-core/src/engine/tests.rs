@@ -61,6 +61,7 @@ fn policy(number: &str, codes: &[&str], statements: Vec<CoverageStatement>) -> P
         title: format!("Policy {number}"),
         effective: date(2010, 5, 1),
         retired: None,
+        in_force_from: None,
         external_references: vec![],
         related_policies: vec![],
         description: String::new(),

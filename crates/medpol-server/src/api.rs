@@ -1,0 +1,848 @@
+//! The REST API under `/api/v1`, health endpoints, and the layers around
+//! them (request ids, tracing, body limit, timeout). Handlers are thin.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use medpol_core::code::{Code, CodeSystem};
+use medpol_core::determination::{Coverage, Determination};
+use medpol_core::model::{iso_date, Policy, PolicyVersion};
+use medpol_core::request::{Request, RequestError};
+use serde::{Deserialize, Serialize};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::decision_log::LogError;
+use crate::store::{self, DecisionFilter, DecisionRecord};
+use crate::{AppState, Config};
+
+type AppStateRef = Arc<AppState>;
+
+/// A client's mistake or the service's state, as JSON: what is wrong, where,
+/// and what would be valid.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiError {
+    #[serde(skip)]
+    status: StatusCode,
+    /// A stable machine-readable code, e.g. `invalid-json`, `unknown-product`.
+    pub error: &'static str,
+    pub message: String,
+    /// The request field at fault, e.g. `lines[0].code`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Valid values, where there is a list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid: Option<Vec<String>>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            error,
+            message: message.into(),
+            field: None,
+            valid: None,
+        }
+    }
+
+    fn field(mut self, f: impl Into<String>) -> ApiError {
+        self.field = Some(f.into());
+        self
+    }
+
+    fn internal(e: anyhow::Error) -> ApiError {
+        tracing::error!(error = %format!("{e:#}"), "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the service log",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status;
+        let mut res = (status, Json(self)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        res
+    }
+}
+
+/// Maps axum's JSON rejections to our errors, naming the field where serde said it.
+fn json_error(r: JsonRejection) -> ApiError {
+    let status = r.status();
+    let text = r.body_text();
+    let (error, detail) = match &r {
+        JsonRejection::JsonDataError(_) => (
+            "invalid-request",
+            text.split_once("target type: ")
+                .map(|x| x.1)
+                .unwrap_or(&text),
+        ),
+        JsonRejection::JsonSyntaxError(_) => (
+            "invalid-json",
+            text.split_once("JSON: ").map(|x| x.1).unwrap_or(&text),
+        ),
+        JsonRejection::MissingJsonContentType(_) => ("unsupported-media-type", text.as_str()),
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => ("body-too-large", text.as_str()),
+        _ => ("invalid-request", text.as_str()),
+    };
+    let detail = detail.to_string();
+    let mut e = ApiError::new(status, error, detail.clone());
+    // serde_path_to_error writes `path: message`; serde writes "missing field `x`".
+    if let Some((path, _)) = detail.split_once(": ") {
+        if !path.is_empty() && !path.contains(' ') && path != "." {
+            e = e.field(path);
+        }
+    }
+    if e.field.is_none() {
+        if let Some(rest) = detail.split_once("missing field `").map(|x| x.1) {
+            if let Some((name, _)) = rest.split_once('`') {
+                e = e.field(name);
+            }
+        }
+    }
+    e
+}
+
+fn request_error(e: RequestError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        RequestError::UnknownProduct { valid, .. } => ApiError {
+            valid: Some(valid),
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-product", message)
+                .field("product")
+        },
+        RequestError::AmbiguousProduct { payers, .. } => ApiError {
+            valid: Some(payers),
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "ambiguous-product",
+                message,
+            )
+            .field("payer")
+        },
+        RequestError::UnknownPayer { valid, .. } => ApiError {
+            valid: Some(valid),
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-payer", message)
+                .field("payer")
+        },
+        RequestError::NoLines => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no-lines", message).field("lines")
+        }
+        RequestError::DiagnosisAsService { line, .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-code", message)
+                .field(format!("lines[{}].code", line - 1))
+        }
+        RequestError::NotADiagnosis { index, .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-code", message)
+                .field(format!("diagnoses[{}]", index - 1))
+        }
+    }
+}
+
+fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &state.admin_token else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "admin-disabled",
+            "the admin API is off: start the service with --admin-token (or MEDPOL_ADMIN_TOKEN)",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Compare in constant time so the token cannot be guessed byte by byte.
+    let same = given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid admin bearer token is required",
+        ))
+    }
+}
+
+pub fn router(state: AppStateRef, config: &Config) -> Router {
+    let api = Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .route("/policies", get(list_policies).post(publish_policy))
+        .route("/policies/{payer}/{number}", get(get_policy))
+        .route("/policies/{payer}/{number}/versions", get(policy_versions))
+        .route("/determinations", post(determine))
+        .route("/decisions", get(list_decisions));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint; see /api/v1/openapi.json") })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                // Method, path and id only: bodies and query strings may carry patient data.
+                tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: the database answers and a catalogue is loaded; 503 while shutting down.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, body = Health), (status = 503, body = ApiError)))]
+pub async fn readyz(State(state): State<AppStateRef>) -> Result<Json<Health>, ApiError> {
+    if state.shutting_down.load(Ordering::SeqCst) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting-down",
+            "the service is stopping",
+        ));
+    }
+    if !state.store.ping().await {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database-unavailable",
+            "the database does not answer",
+        ));
+    }
+    Ok(Json(Health { status: "ready" }))
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    Json(crate::openapi::document())
+}
+
+/// The answer to a determination request: `medpol check --json`'s object,
+/// plus the id under which the decision is logged.
+#[derive(Serialize, ToSchema)]
+pub struct DeterminationResponse<'e> {
+    pub decision_id: String,
+    #[serde(flatten)]
+    pub determination: Determination<'e>,
+}
+
+/// Decide coverage and prior authorization for service lines. Every answer
+/// is recorded in the decision log before it is sent.
+#[utoipa::path(
+    post,
+    path = "/api/v1/determinations",
+    request_body = Request,
+    responses(
+        (status = 200, body = DeterminationResponse),
+        (status = 400, description = "malformed JSON", body = ApiError),
+        (status = 413, description = "body too large", body = ApiError),
+        (status = 415, description = "not JSON", body = ApiError),
+        (status = 422, description = "a field is invalid (unknown product, malformed code, missing field)", body = ApiError),
+        (status = 503, description = "the decision log is full or unavailable; retry", body = ApiError),
+    )
+)]
+pub async fn determine(
+    State(state): State<AppStateRef>,
+    payload: Result<Json<Request>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = payload.map_err(json_error)?;
+    let current = state.current();
+    let determination = current.engine.determine(&request).map_err(request_error)?;
+    let record =
+        decision_record(&state, &request, &determination, "api").map_err(ApiError::internal)?;
+    let body = serde_json::to_vec(&DeterminationResponse {
+        decision_id: record.id.clone(),
+        determination,
+    })
+    .map_err(|e| ApiError::internal(e.into()))?;
+    state.log.record(record).await.map_err(|e| match e {
+        LogError::Full => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "log-full", e.to_string()),
+        LogError::Closed | LogError::Write(_) => {
+            tracing::error!(error = %e, "decision not recorded");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "log-unavailable",
+                "the decision could not be recorded; retry",
+            )
+        }
+    })?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The decision log's record of a determination: no patient identifiers
+/// (requests carry none), diagnoses only when configured.
+pub fn decision_record(
+    state: &AppState,
+    request: &Request,
+    d: &Determination<'_>,
+    source: &str,
+) -> anyhow::Result<DecisionRecord> {
+    let canonical = serde_json::to_vec(request)?;
+    let rank = |c: Coverage| match c {
+        Coverage::NoPolicy => 0,
+        Coverage::Covered => 1,
+        Coverage::Conditional => 2,
+        Coverage::NotCovered => 3,
+    };
+    let outcome = d
+        .lines
+        .iter()
+        .map(|l| l.coverage)
+        .max_by_key(|c| rank(*c))
+        .unwrap_or(Coverage::NoPolicy);
+    let mut keys: Vec<String> = Vec::new();
+    let mut policies = Vec::new();
+    for line in &d.lines {
+        for p in &line.policies {
+            let key = format!("{}/{}", p.payer, p.number);
+            if !keys.contains(&key) {
+                keys.push(key);
+                policies.push(serde_json::json!({
+                    "payer": p.payer, "number": p.number, "title": p.title,
+                    "version": p.version, "effective": p.effective,
+                }));
+            }
+        }
+    }
+    let lines: Vec<serde_json::Value> = d
+        .lines
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "code": l.code,
+                "modifiers": l.modifiers,
+                "coverage": l.coverage,
+                "reasons": l.reasons,
+                "prior_auth": l.prior_auth,
+                "citations": l.citations.iter().map(|c| serde_json::json!({
+                    "policy": c.policy, "version": c.version, "section": c.section, "path": c.path,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(DecisionRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        decided_at: store::now(),
+        source: source.to_string(),
+        request_digest: store::digest(&canonical),
+        payer: d.payer.to_string(),
+        product: d.product.to_string(),
+        setting: d.setting.id().to_string(),
+        date_of_service: d.date.to_string(),
+        outcome: outcome.id().to_string(),
+        policy_keys: format!(",{},", keys.join(",")),
+        policies: serde_json::Value::Array(policies),
+        lines: serde_json::Value::Array(lines),
+        clinical: state
+            .keep_clinical
+            .then(|| serde_json::json!({ "diagnoses": request.diagnoses })),
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PolicySearch {
+    /// A code the policy lists (system inferred from its shape unless `system` is given).
+    code: Option<String>,
+    /// hcpcs, cpt, icd10cm or icd10pcs.
+    system: Option<String>,
+    /// Words to find in the title, description or summary (case-insensitive).
+    q: Option<String>,
+    number: Option<String>,
+    payer: Option<String>,
+    /// At most this many (default 100).
+    limit: Option<usize>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PolicySummary {
+    pub payer: String,
+    pub number: String,
+    pub title: String,
+    pub effective: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retired: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_force_from: Option<NaiveDate>,
+    /// The stored revision this summary describes.
+    pub revision: i64,
+    /// The latest version label from the policy history.
+    pub version: String,
+}
+
+fn summary(p: &Policy, revision: i64) -> PolicySummary {
+    PolicySummary {
+        payer: p.payer.clone(),
+        number: p.number.clone(),
+        title: p.title.clone(),
+        effective: p.effective,
+        retired: p.retired,
+        in_force_from: p.in_force_from,
+        revision,
+        version: p
+            .versions()
+            .last()
+            .map(|v| v.label.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// List and search policies (every revision in force at some date).
+#[utoipa::path(get, path = "/api/v1/policies", params(PolicySearch), responses((status = 200, body = [PolicySummary]), (status = 422, body = ApiError)))]
+pub async fn list_policies(
+    State(state): State<AppStateRef>,
+    Query(search): Query<PolicySearch>,
+) -> Result<Json<Vec<PolicySummary>>, ApiError> {
+    let current = state.current();
+    let catalog = current.engine.catalog();
+    let code = match &search.code {
+        Some(c) => Some(
+            match &search.system {
+                Some(s) => {
+                    let system: CodeSystem =
+                        s.parse()
+                            .map_err(|e: medpol_core::code::UnknownCodeSystem| {
+                                ApiError::new(
+                                    StatusCode::UNPROCESSABLE_ENTITY,
+                                    "invalid-system",
+                                    e.to_string(),
+                                )
+                                .field("system")
+                            })?;
+                    Code::parse(system, c)
+                }
+                None => Code::infer_procedure(c),
+            }
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-code",
+                    e.to_string(),
+                )
+                .field("code")
+            })?,
+        ),
+        None => None,
+    };
+    let words: Vec<String> = search
+        .q
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_lowercase)
+        .collect();
+    let listed: Option<Vec<*const Policy>> = code.map(|c| {
+        current
+            .engine
+            .policies_for_code(&c)
+            .into_iter()
+            .map(|l| l.policy as *const Policy)
+            .collect()
+    });
+    let mut out = Vec::new();
+    for (i, p) in catalog.policies.iter().enumerate() {
+        if search.payer.as_deref().is_some_and(|x| x != p.payer)
+            || search.number.as_deref().is_some_and(|x| x != p.number)
+            || listed
+                .as_ref()
+                .is_some_and(|l| !l.contains(&(p as *const Policy)))
+        {
+            continue;
+        }
+        if !words.is_empty() {
+            let hay = format!("{} {} {}", p.title, p.description, p.summary).to_lowercase();
+            if !words.iter().all(|w| hay.contains(w)) {
+                continue;
+            }
+        }
+        out.push(summary(p, current.revisions[i].revision));
+        if out.len() >= search.limit.unwrap_or(100) {
+            break;
+        }
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AsOf {
+    /// The date of service (YYYY-MM-DD); default: the latest revision and version.
+    date: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PolicyDocument {
+    pub revision: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_force_from: Option<NaiveDate>,
+    pub published_at: String,
+    /// The version in effect on the date asked (or the latest).
+    #[schema(value_type = Object)]
+    pub version: PolicyVersion,
+    /// The policy in the policy-file form (see policies/ and ARCHITECTURE.md).
+    #[schema(value_type = Object)]
+    pub policy: Policy,
+}
+
+fn parse_date(s: &str, field: &str) -> Result<NaiveDate, ApiError> {
+    iso_date::parse(s).map_err(|e| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-date", e).field(field)
+    })
+}
+
+/// One policy, as of a date of service.
+#[utoipa::path(get, path = "/api/v1/policies/{payer}/{number}", params(("payer" = String, Path), ("number" = String, Path), AsOf),
+    responses((status = 200, body = PolicyDocument), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn get_policy(
+    State(state): State<AppStateRef>,
+    Path((payer, number)): Path<(String, String)>,
+    Query(as_of): Query<AsOf>,
+) -> Result<Json<PolicyDocument>, ApiError> {
+    let current = state.current();
+    let catalog = current.engine.catalog();
+    let date = as_of
+        .date
+        .as_deref()
+        .map(|d| parse_date(d, "date"))
+        .transpose()?;
+    let found = catalog
+        .policies
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.payer == payer && p.number == number)
+        .filter(|(_, p)| date.is_none_or(|d| p.decides_on(d)))
+        .last();
+    let Some((i, p)) = found else {
+        let msg = match date {
+            Some(d) => format!("no policy {payer}/{number} in effect on {d}"),
+            None => format!("no policy {payer}/{number}"),
+        };
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "policy-not-found",
+            msg,
+        ));
+    };
+    let version = match date {
+        Some(d) => p.version_on(d),
+        None => p.versions().pop(),
+    }
+    .ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "policy-not-found",
+            "no version in effect",
+        )
+    })?;
+    let r = &current.revisions[i];
+    Ok(Json(PolicyDocument {
+        revision: r.revision,
+        in_force_from: p.in_force_from,
+        published_at: r.published_at.clone(),
+        version,
+        policy: p.clone(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RevisionVersions {
+    pub revision: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_force_from: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<NaiveDate>,
+    pub published_at: String,
+    pub published_by: String,
+    pub digest: String,
+    #[schema(value_type = Vec<Object>)]
+    pub versions: Vec<PolicyVersion>,
+}
+
+/// The versions of a policy, by stored revision (oldest first).
+#[utoipa::path(get, path = "/api/v1/policies/{payer}/{number}/versions", params(("payer" = String, Path), ("number" = String, Path)),
+    responses((status = 200, body = [RevisionVersions]), (status = 404, body = ApiError)))]
+pub async fn policy_versions(
+    State(state): State<AppStateRef>,
+    Path((payer, number)): Path<(String, String)>,
+) -> Result<Json<Vec<RevisionVersions>>, ApiError> {
+    let current = state.current();
+    let out: Vec<RevisionVersions> = current
+        .engine
+        .catalog()
+        .policies
+        .iter()
+        .zip(&current.revisions)
+        .filter(|(p, _)| p.payer == payer && p.number == number)
+        .map(|(p, r)| {
+            let (from, until) = p.window();
+            RevisionVersions {
+                revision: r.revision,
+                in_force_from: p.in_force_from,
+                until,
+                published_at: r.published_at.clone(),
+                published_by: r.published_by.clone(),
+                digest: r.digest.clone(),
+                versions: p
+                    .versions()
+                    .into_iter()
+                    .filter(|v| until.is_none_or(|u| v.effective < u))
+                    .filter(|v| {
+                        p.in_force_from.is_none()
+                            || v.effective >= from
+                            || p.version_on(from).as_ref() == Some(v)
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    if out.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "policy-not-found",
+            format!("no policy {payer}/{number}"),
+        ));
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PublishParams {
+    /// The first date of service the new revision decides (YYYY-MM-DD);
+    /// default: all dates from the policy's `effective` on.
+    in_force_from: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Published {
+    pub payer: String,
+    pub number: String,
+    pub revision: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_force_from: Option<NaiveDate>,
+}
+
+/// Publish a new revision of a policy (admin). The body is a policy in the
+/// policy-file form, as JSON (`application/json`) or TOML (`application/toml`).
+/// It is validated, checked to compile with the rest of the catalogue, and
+/// appended; published revisions are never changed.
+#[utoipa::path(post, path = "/api/v1/policies", params(PublishParams), request_body(content = Object, description = "a policy (JSON or TOML)"),
+    security(("bearer" = [])),
+    responses((status = 201, body = Published), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn publish_policy(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
+    Query(params): Query<PublishParams>,
+    body: Result<String, axum::extract::rejection::StringRejection>,
+) -> Result<(StatusCode, Json<Published>), ApiError> {
+    require_admin(&state, &headers)?;
+    let body = body.map_err(|r| ApiError::new(r.status(), "invalid-body", r.body_text()))?;
+    let in_force_from = params
+        .in_force_from
+        .as_deref()
+        .map(|d| parse_date(d, "in_force_from"))
+        .transpose()?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let policy: Policy = if content_type.starts_with("application/toml") {
+        toml::from_str(&body).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| body[..s.start.min(body.len())].matches('\n').count() + 1);
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-policy",
+                format!(
+                    "{}{}",
+                    line.map(|l| format!("line {l}: ")).unwrap_or_default(),
+                    e.message()
+                ),
+            )
+        })?
+    } else if content_type.starts_with("application/json") {
+        serde_json::from_str(&body).map_err(|e| {
+            let status = if e.is_syntax() || e.is_eof() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            ApiError::new(status, "invalid-policy", format!("line {}: {e}", e.line()))
+        })?
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "send the policy as application/json or application/toml",
+        ));
+    };
+    if policy.in_force_from.is_some() || policy.retired.is_some_and(|_| in_force_from.is_some()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-policy",
+            "give the revision's first day as the in_force_from query parameter, not in the policy",
+        )
+        .field("in_force_from"));
+    }
+    let current = state.current();
+    let payer = current.engine.catalog().payer(&policy.payer);
+    let issues: Vec<String> = medpol_core::validate::validate_policy(&policy, payer)
+        .into_iter()
+        .filter(|i| i.severity == medpol_core::validate::Severity::Error)
+        .map(|i| format!("{}: {}", i.path, i.message))
+        .collect();
+    if !issues.is_empty() {
+        return Err(ApiError {
+            valid: None,
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-policy",
+                issues.join("; "),
+            )
+        });
+    }
+    // The catalogue with this revision must still compile.
+    let mut revisions = current.revisions.clone();
+    revisions.push(store::Revision {
+        seq: i64::MAX,
+        revision: 0,
+        in_force_from,
+        published_at: String::new(),
+        published_by: String::new(),
+        digest: String::new(),
+        policy: policy.clone(),
+    });
+    let (catalog, _) = store::compose(current.engine.catalog().payers.clone(), &revisions);
+    medpol_core::Engine::compile(catalog).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-policy",
+            e.to_string(),
+        )
+    })?;
+    let revision = state
+        .store
+        .publish(&policy, in_force_from, "admin-api", false)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("publication skipped")))?;
+    state.refresh(true).await.map_err(ApiError::internal)?;
+    tracing::info!(payer = %policy.payer, number = %policy.number, revision, "policy revision published");
+    Ok((
+        StatusCode::CREATED,
+        Json(Published {
+            payer: policy.payer,
+            number: policy.number,
+            revision,
+            in_force_from,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DecisionQuery {
+    /// Decided at or after (RFC 3339 or YYYY-MM-DD).
+    from: Option<String>,
+    /// Decided before (RFC 3339 or YYYY-MM-DD).
+    to: Option<String>,
+    /// A policy applied, `payer/number`.
+    policy: Option<String>,
+    /// The strictest coverage: covered, conditional, not-covered, no-policy.
+    outcome: Option<String>,
+    /// At most this many (default 100, at most 10,000), newest first.
+    limit: Option<i64>,
+}
+
+/// Read the decision log (admin).
+#[utoipa::path(get, path = "/api/v1/decisions", params(DecisionQuery), security(("bearer" = [])),
+    responses((status = 200, body = [DecisionRecord]), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn list_decisions(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
+    Query(q): Query<DecisionQuery>,
+) -> Result<Json<Vec<DecisionRecord>>, ApiError> {
+    require_admin(&state, &headers)?;
+    if let Some(o) = &q.outcome {
+        if !["covered", "conditional", "not-covered", "no-policy"].contains(&o.as_str()) {
+            return Err(ApiError {
+                valid: Some(vec![
+                    "covered".into(),
+                    "conditional".into(),
+                    "not-covered".into(),
+                    "no-policy".into(),
+                ]),
+                ..ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-outcome",
+                    format!("unknown outcome `{o}`"),
+                )
+                .field("outcome")
+            });
+        }
+    }
+    let bound = |v: &Option<String>, field: &str| -> Result<Option<String>, ApiError> {
+        match v {
+            None => Ok(None),
+            Some(s) if iso_date::parse(s).is_ok() => Ok(Some(format!("{s}T00:00:00.000Z"))),
+            Some(s) => chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| {
+                    Some(
+                        t.with_timezone(&chrono::Utc)
+                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    )
+                })
+                .map_err(|_| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid-date",
+                        format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"),
+                    )
+                    .field(field)
+                }),
+        }
+    };
+    let filter = DecisionFilter {
+        from: bound(&q.from, "from")?,
+        to: bound(&q.to, "to")?,
+        policy: q.policy.clone(),
+        outcome: q.outcome.clone(),
+        limit: q.limit.unwrap_or(100),
+    };
+    Ok(Json(
+        state
+            .store
+            .decisions(&filter)
+            .await
+            .map_err(ApiError::internal)?,
+    ))
+}

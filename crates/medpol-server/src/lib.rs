@@ -1,0 +1,241 @@
+//! `medpol serve`: the HTTP adapter. Handlers are thin: they parse, call the
+//! core engine, record the decision and answer. State is explicit
+//! ([`AppState`]): the store, the decision log, and the compiled catalogue,
+//! swapped whole when a new policy revision is published (here, or by another
+//! replica on the same database: each replica polls the store).
+
+mod api;
+pub mod decision_log;
+mod openapi;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use medpol_core::model::Catalog;
+use medpol_core::Engine;
+use tokio::net::TcpListener;
+
+use crate::decision_log::DecisionLog;
+use crate::store::{Revision, Store};
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    /// `sqlite://FILE` or `postgres://...`.
+    pub database: String,
+    /// The bearer token for the admin endpoints (publishing, reading the
+    /// decision log); without one they answer 401.
+    pub admin_token: Option<String>,
+    /// Delete decisions older than this many days (checked hourly).
+    pub retention_days: Option<u32>,
+    /// How often to look for revisions published by another replica.
+    pub poll_interval: Duration,
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    /// Decisions queued for the log before requests get 503.
+    pub log_capacity: usize,
+    /// Keep diagnoses in the decision log (off: see docs/decision-log.md).
+    pub keep_clinical: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: ([127, 0, 0, 1], 8080).into(),
+            database: "sqlite://medpol.db".into(),
+            admin_token: None,
+            retention_days: None,
+            poll_interval: Duration::from_secs(1),
+            body_limit: 1 << 20,
+            request_timeout: Duration::from_secs(10),
+            log_capacity: 10_000,
+            keep_clinical: false,
+        }
+    }
+}
+
+/// The compiled catalogue and the revisions it was composed from (parallel to
+/// `engine.catalog().policies`).
+pub struct Current {
+    pub engine: Engine,
+    pub revisions: Vec<Revision>,
+    pub seq: i64,
+}
+
+pub struct AppState {
+    current: RwLock<Arc<Current>>,
+    pub store: Store,
+    pub log: DecisionLog,
+    pub admin_token: Option<String>,
+    pub keep_clinical: bool,
+    pub shutting_down: AtomicBool,
+}
+
+impl AppState {
+    pub fn current(&self) -> Arc<Current> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set(&self, c: Current) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(c);
+    }
+
+    /// Reloads the catalogue from the store if anything was published since
+    /// the last load (or always, with `force`).
+    pub async fn refresh(&self, force: bool) -> anyhow::Result<bool> {
+        let seq = self.store.latest_seq().await?;
+        if !force && seq == self.current().seq {
+            return Ok(false);
+        }
+        let current = load_current(&self.store, seq).await?;
+        let policies = current.engine.catalog().policies.len();
+        self.set(current);
+        tracing::info!(seq, policies, "policy catalogue loaded");
+        Ok(true)
+    }
+}
+
+async fn load_current(store: &Store, seq: i64) -> anyhow::Result<Current> {
+    let payers = store.payers().await?;
+    let revisions = store.revisions().await?;
+    let (catalog, revisions) = store::compose(payers, &revisions);
+    let engine = tokio::task::spawn_blocking(move || Engine::compile(catalog))
+        .await
+        .context("compiling the catalogue")?
+        .context("the stored policies do not compile")?;
+    Ok(Current {
+        engine,
+        revisions,
+        seq,
+    })
+}
+
+/// Sets up logging: JSON lines when `MEDPOL_LOG_FORMAT=json`, else text;
+/// level from `RUST_LOG` (default `info`). Request bodies are never logged.
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if std::env::var("MEDPOL_LOG_FORMAT").is_ok_and(|v| v == "json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Runs the service until `shutdown` resolves: opens the store, brings it in
+/// line with the policy files, serves, and on shutdown stops taking requests,
+/// finishes those in flight and flushes the decision log.
+pub async fn serve(
+    config: Config,
+    files: Catalog,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = Store::open(&config.database).await?;
+    let added = store.sync(&files, "policy-files").await?;
+    tracing::info!(database = %config.database, added, "store ready");
+    let seq = store.latest_seq().await?;
+    let current = load_current(&store, seq).await?;
+    let (log, writer) = DecisionLog::start(store.clone(), config.log_capacity);
+    let state = Arc::new(AppState {
+        current: RwLock::new(Arc::new(current)),
+        store: store.clone(),
+        log,
+        admin_token: config.admin_token.clone(),
+        keep_clinical: config.keep_clinical,
+        shutting_down: AtomicBool::new(false),
+    });
+
+    let poller = {
+        let state = state.clone();
+        let every = config.poll_interval;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = state.refresh(false).await {
+                    tracing::warn!(error = %format!("{e:#}"), "could not reload policies");
+                }
+            }
+        })
+    };
+    let purger = config.retention_days.map(|days| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                match store.purge_decisions(days).await {
+                    Ok(n) if n > 0 => tracing::info!(deleted = n, days, "decision log retention"),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "decision log retention failed")
+                    }
+                }
+            }
+        })
+    });
+
+    let app = api::router(state.clone(), &config);
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("binding {}", config.addr))?;
+    let local = listener.local_addr()?;
+    // Tests and scripts read this line to find the port.
+    println!("medpol listening on http://{local}");
+    tracing::info!(addr = %local, "listening");
+    let shutdown_state = state.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            shutdown_state.shutting_down.store(true, Ordering::SeqCst);
+            tracing::info!("shutting down: finishing requests in flight");
+        })
+        .await
+        .context("serving")?;
+    // Aborted tasks drop their handles to the state (and the log) when awaited.
+    poller.abort();
+    let _ = poller.await;
+    if let Some(p) = purger {
+        p.abort();
+        let _ = p.await;
+    }
+    // The router (and its state) is gone; dropping the last log handle lets
+    // the writer drain the queue and stop.
+    drop(state);
+    writer.await.context("flushing the decision log")?;
+    tracing::info!("decision log flushed; stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,471 @@
+//! The store: payers, append-only policy revisions and the decision log, on
+//! SQLite (embedded, the default) or PostgreSQL (shared by replicas), through
+//! sqlx's `Any` driver with one SQL dialect both accept.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{NaiveDate, SecondsFormat, Utc};
+use medpol_core::model::{Catalog, Payer, Policy};
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Row};
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    pub backend: Backend,
+}
+
+/// One stored revision, as the catalogue is composed from it.
+#[derive(Debug, Clone)]
+pub struct Revision {
+    pub seq: i64,
+    pub revision: i64,
+    pub in_force_from: Option<NaiveDate>,
+    pub published_at: String,
+    pub published_by: String,
+    pub digest: String,
+    pub policy: Policy,
+}
+
+/// A decision as the log keeps it (see docs/decision-log.md for what is kept
+/// and why).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct DecisionRecord {
+    pub id: String,
+    /// RFC 3339, UTC, milliseconds.
+    pub decided_at: String,
+    /// `api` or `cds-hooks`.
+    pub source: String,
+    /// SHA-256 of the request as received (canonical JSON): proves which
+    /// request was decided without keeping it.
+    pub request_digest: String,
+    pub payer: String,
+    pub product: String,
+    pub setting: String,
+    pub date_of_service: String,
+    /// The strictest coverage among the lines.
+    pub outcome: String,
+    /// `payer/number` of every policy applied, comma-separated.
+    #[serde(skip)]
+    pub policy_keys: String,
+    /// The policies applied, with the version of each (JSON).
+    #[schema(value_type = Object)]
+    pub policies: serde_json::Value,
+    /// Per line: code, coverage, reasons, prior auth, citations (JSON).
+    #[schema(value_type = Object)]
+    pub lines: serde_json::Value,
+    /// Diagnoses, kept only when the service is configured to keep clinical data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub clinical: Option<serde_json::Value>,
+}
+
+/// Filters for reading the decision log.
+#[derive(Debug, Clone, Default)]
+pub struct DecisionFilter {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub policy: Option<String>,
+    pub outcome: Option<String>,
+    pub limit: i64,
+}
+
+pub fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn digest(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+fn policy_digest(policy: &Policy) -> anyhow::Result<(String, String)> {
+    let doc = serde_json::to_string(policy).context("serializing a policy")?;
+    let d = digest(doc.as_bytes());
+    Ok((doc, d))
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub async fn open(url: &str) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            anyhow::bail!("--database `{url}`: expected sqlite://FILE or postgres://USER@HOST/DB");
+        };
+        let url = if backend == Backend::Sqlite && !url.contains('?') {
+            // Create the file when missing; WAL lets readers run beside the
+            // log writer; FULL sync makes an acknowledged decision durable.
+            format!("{url}?mode=rwc")
+        } else {
+            url.to_string()
+        };
+        let options =
+            AnyConnectOptions::from_str(&url).with_context(|| format!("--database {url}"))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = FULL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .with_context(|| format!("connecting to {url}"))?;
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await,
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await,
+        }
+        .context("migrating the database")?;
+        Ok(Store { pool, backend })
+    }
+
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Makes the store hold the payers and policies of a file set: payers are
+    /// replaced; a policy whose content differs from its latest revision gets
+    /// a new revision (in force over its whole life, as a file describes it).
+    pub async fn sync(&self, catalog: &Catalog, by: &str) -> anyhow::Result<usize> {
+        for payer in &catalog.payers {
+            self.put_payer(payer).await?;
+        }
+        let mut added = 0;
+        for policy in &catalog.policies {
+            if self.publish(policy, None, by, true).await?.is_some() {
+                added += 1;
+            }
+        }
+        Ok(added)
+    }
+
+    pub async fn put_payer(&self, payer: &Payer) -> anyhow::Result<()> {
+        let doc = serde_json::to_string(payer)?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO payers (id, document, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at",
+        )
+        .bind(&payer.id)
+        .bind(&doc)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM lines_of_business WHERE payer = $1")
+            .bind(&payer.id)
+            .execute(&mut *tx)
+            .await?;
+        for lob in &payer.lines_of_business {
+            sqlx::query(
+                "INSERT INTO lines_of_business (payer, id, name, market) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&payer.id)
+            .bind(&lob.id)
+            .bind(&lob.name)
+            .bind(
+                serde_json::to_value(lob.market)?
+                    .as_str()
+                    .unwrap_or("other")
+                    .to_string(),
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Appends a revision of a policy, in one transaction. With
+    /// `skip_if_same`, nothing is written when the latest revision has the
+    /// same content. Returns the new revision number.
+    pub async fn publish(
+        &self,
+        policy: &Policy,
+        in_force_from: Option<NaiveDate>,
+        by: &str,
+        skip_if_same: bool,
+    ) -> anyhow::Result<Option<i64>> {
+        let (doc, digest) = policy_digest(policy)?;
+        // Two replicas may publish at once: the unique (payer, number,
+        // revision) key makes one of them retry with the next number.
+        for _ in 0..5 {
+            let mut tx = self.pool.begin().await?;
+            let latest = sqlx::query(
+                "SELECT revision, digest FROM policy_revisions WHERE payer = $1 AND number = $2 \
+                 ORDER BY revision DESC LIMIT 1",
+            )
+            .bind(&policy.payer)
+            .bind(&policy.number)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (last, last_digest) = match &latest {
+                Some(row) => (row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?),
+                None => (0, String::new()),
+            };
+            if skip_if_same && last_digest == digest {
+                return Ok(None);
+            }
+            let revision = last + 1;
+            let inserted = sqlx::query(
+                "INSERT INTO policy_revisions \
+                 (payer, number, revision, in_force_from, document, digest, published_at, published_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&policy.payer)
+            .bind(&policy.number)
+            .bind(revision)
+            .bind(in_force_from.map(|d| d.to_string()))
+            .bind(&doc)
+            .bind(&digest)
+            .bind(now())
+            .bind(by)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Ok(_) => {
+                    tx.commit().await?;
+                    return Ok(Some(revision));
+                }
+                Err(e) if is_unique_violation(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        anyhow::bail!(
+            "could not publish {}/{}: too many concurrent publications",
+            policy.payer,
+            policy.number
+        )
+    }
+
+    /// The highest revision sequence number: it changes whenever anything is published.
+    pub async fn latest_seq(&self) -> anyhow::Result<i64> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM policy_revisions")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>(0)?)
+    }
+
+    pub async fn payers(&self) -> anyhow::Result<Vec<Payer>> {
+        let rows = sqlx::query("SELECT document FROM payers ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let doc: String = r.try_get(0)?;
+                serde_json::from_str(&doc).context("a stored payer does not parse")
+            })
+            .collect()
+    }
+
+    /// Every revision, oldest first.
+    pub async fn revisions(&self) -> anyhow::Result<Vec<Revision>> {
+        let rows = sqlx::query(
+            "SELECT seq, revision, in_force_from, published_at, published_by, digest, document \
+             FROM policy_revisions ORDER BY seq",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let in_force: Option<String> = r.try_get(2)?;
+                let doc: String = r.try_get(6)?;
+                Ok(Revision {
+                    seq: r.try_get(0)?,
+                    revision: r.try_get(1)?,
+                    in_force_from: in_force.as_deref().map(NaiveDate::from_str).transpose()?,
+                    published_at: r.try_get(3)?,
+                    published_by: r.try_get(4)?,
+                    digest: r.try_get(5)?,
+                    policy: serde_json::from_str(&doc)
+                        .context("a stored policy revision does not parse")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes decisions in one transaction (one multi-row insert per 200).
+    pub async fn insert_decisions(&self, records: &[DecisionRecord]) -> anyhow::Result<()> {
+        const COLUMNS: usize = 13;
+        let mut tx = self.pool.begin().await?;
+        for chunk in records.chunks(200) {
+            let mut sql = String::from(
+                "INSERT INTO decisions (id, decided_at, source, request_digest, payer, product, setting, \
+                 date_of_service, outcome, policy_keys, policies, lines, clinical) VALUES ",
+            );
+            for (i, _) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                for c in 0..COLUMNS {
+                    if c > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!("${}", i * COLUMNS + c + 1));
+                }
+                sql.push(')');
+            }
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(&r.id)
+                    .bind(&r.decided_at)
+                    .bind(&r.source)
+                    .bind(&r.request_digest)
+                    .bind(&r.payer)
+                    .bind(&r.product)
+                    .bind(&r.setting)
+                    .bind(&r.date_of_service)
+                    .bind(&r.outcome)
+                    .bind(&r.policy_keys)
+                    .bind(r.policies.to_string())
+                    .bind(r.lines.to_string())
+                    .bind(r.clinical.as_ref().map(|c| c.to_string()));
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn decisions(&self, f: &DecisionFilter) -> anyhow::Result<Vec<DecisionRecord>> {
+        let mut sql = String::from(
+            "SELECT id, decided_at, source, request_digest, payer, product, setting, date_of_service, \
+             outcome, policy_keys, policies, lines, clinical FROM decisions WHERE 1 = 1",
+        );
+        let mut args: Vec<String> = Vec::new();
+        let mut cond = |sql: &mut String, clause: &str, value: String| {
+            args.push(value);
+            sql.push_str(&clause.replace('?', &format!("${}", args.len())));
+        };
+        if let Some(v) = &f.from {
+            cond(&mut sql, " AND decided_at >= ?", v.clone());
+        }
+        if let Some(v) = &f.to {
+            cond(&mut sql, " AND decided_at < ?", v.clone());
+        }
+        if let Some(v) = &f.policy {
+            cond(&mut sql, " AND policy_keys LIKE ?", format!("%,{v},%"));
+        }
+        if let Some(v) = &f.outcome {
+            cond(&mut sql, " AND outcome = ?", v.clone());
+        }
+        sql.push_str(&format!(
+            " ORDER BY decided_at DESC, id LIMIT {}",
+            f.limit.clamp(1, 10_000)
+        ));
+        let mut q = sqlx::query(&sql);
+        for a in &args {
+            q = q.bind(a);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let text = |i: usize| -> anyhow::Result<String> { Ok(r.try_get::<String, _>(i)?) };
+                let clinical: Option<String> = r.try_get(12)?;
+                Ok(DecisionRecord {
+                    id: text(0)?,
+                    decided_at: text(1)?,
+                    source: text(2)?,
+                    request_digest: text(3)?,
+                    payer: text(4)?,
+                    product: text(5)?,
+                    setting: text(6)?,
+                    date_of_service: text(7)?,
+                    outcome: text(8)?,
+                    policy_keys: text(9)?,
+                    policies: serde_json::from_str(&text(10)?)?,
+                    lines: serde_json::from_str(&text(11)?)?,
+                    clinical: clinical.as_deref().map(serde_json::from_str).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes decisions older than `days` days; returns how many.
+    pub async fn purge_decisions(&self, days: u32) -> anyhow::Result<u64> {
+        let cutoff = (Utc::now() - chrono::Duration::days(days as i64))
+            .to_rfc3339_opts(SecondsFormat::Millis, true);
+        let done = sqlx::query("DELETE FROM decisions WHERE decided_at < $1")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation()
+                || db.message().contains("UNIQUE")
+                || db.code().as_deref() == Some("23505")
+        }
+        _ => false,
+    }
+}
+
+/// Composes the catalogue the engine decides from: every payer, and for each
+/// policy number the revisions that are in force, each limited to the days
+/// it decides. A later revision overrides an earlier one from its
+/// `in_force_from` on (or entirely, when it has none).
+pub fn compose(payers: Vec<Payer>, revisions: &[Revision]) -> (Catalog, Vec<Revision>) {
+    use std::collections::BTreeMap;
+    // (payer, number) -> [(revision index, from)] in publication order.
+    let mut timelines: BTreeMap<(&str, &str), Vec<(usize, Option<NaiveDate>)>> = BTreeMap::new();
+    for (i, r) in revisions.iter().enumerate() {
+        let line = timelines
+            .entry((&r.policy.payer, &r.policy.number))
+            .or_default();
+        match r.in_force_from {
+            None => line.clear(),
+            Some(from) => line.retain(|(j, f)| {
+                let start = f.unwrap_or(revisions[*j].policy.effective);
+                start < from
+            }),
+        }
+        line.push((i, r.in_force_from));
+    }
+    let mut policies = Vec::new();
+    let mut kept = Vec::new();
+    for line in timelines.values() {
+        for (k, (i, from)) in line.iter().enumerate() {
+            let mut p = revisions[*i].policy.clone();
+            p.in_force_from = *from;
+            if let Some((_, Some(next))) = line.get(k + 1) {
+                p.retired = Some(p.retired.map_or(*next, |r| r.min(*next)));
+            }
+            if p.window().1.is_some_and(|u| u <= p.window().0) {
+                continue;
+            }
+            policies.push(p);
+            kept.push(revisions[*i].clone());
+        }
+    }
+    (Catalog { payers, policies }, kept)
+}
