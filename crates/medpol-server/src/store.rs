@@ -149,8 +149,10 @@ impl Store {
     }
 
     /// Makes the store hold the payers and policies of a file set: payers are
-    /// replaced; a policy whose content differs from its latest revision gets
-    /// a new revision (in force over its whole life, as a file describes it).
+    /// replaced; a policy whose file differs from the revision last taken
+    /// from the files gets a new revision, in force over the policy's whole
+    /// life (as a file describes it), so it supersedes earlier revisions. An
+    /// unchanged file changes nothing, whatever was published since.
     pub async fn sync(&self, catalog: &Catalog, by: &str) -> anyhow::Result<usize> {
         for payer in &catalog.payers {
             self.put_payer(payer).await?;
@@ -215,20 +217,32 @@ impl Store {
         // revision) key makes one of them retry with the next number.
         for _ in 0..5 {
             let mut tx = self.pool.begin().await?;
-            let latest = sqlx::query(
-                "SELECT revision, digest FROM policy_revisions WHERE payer = $1 AND number = $2 \
-                 ORDER BY revision DESC LIMIT 1",
+            let last: i64 = sqlx::query(
+                "SELECT COALESCE(MAX(revision), 0) FROM policy_revisions WHERE payer = $1 AND number = $2",
             )
             .bind(&policy.payer)
             .bind(&policy.number)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let (last, last_digest) = match &latest {
-                Some(row) => (row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?),
-                None => (0, String::new()),
-            };
-            if skip_if_same && last_digest == digest {
-                return Ok(None);
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+            if skip_if_same {
+                // Compare with what this publisher last published, so that
+                // re-reading unchanged files does not shadow revisions
+                // published since through the API.
+                let mine = sqlx::query(
+                    "SELECT digest FROM policy_revisions WHERE payer = $1 AND number = $2 AND published_by = $3 \
+                     ORDER BY revision DESC LIMIT 1",
+                )
+                .bind(&policy.payer)
+                .bind(&policy.number)
+                .bind(by)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(row) = mine {
+                    if row.try_get::<String, _>(0)? == digest {
+                        return Ok(None);
+                    }
+                }
             }
             let revision = last + 1;
             let inserted = sqlx::query(

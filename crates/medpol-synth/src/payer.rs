@@ -33,7 +33,9 @@ pub struct Audience {
     pub products: Vec<String>,
     /// The member heading as printed.
     pub label: String,
-    /// Used to build statement ids: lower case and '-'.
+    /// Used to build statement ids: the product ids joined with '-', the
+    /// rule `medpol import` derives ids by, so that rendered synthetic
+    /// policies import back unchanged.
     pub slug: &'static str,
     /// The lines of business the products resolve to.
     pub set: ProductSet,
@@ -268,14 +270,14 @@ pub fn generate(rng: &mut Rng, index: usize) -> PayerPlan {
         AudienceKind::ManagedCare,
         &["commercial-managed-care"],
         None,
-        "managed-care",
+        "commercial-managed-care",
     );
     add(
         &mut plan,
         AudienceKind::PpoIndemnity,
         &["commercial-ppo-indemnity"],
         None,
-        "ppo-indemnity",
+        "commercial-ppo-indemnity",
     );
     add(
         &mut plan,
@@ -289,7 +291,7 @@ pub fn generate(rng: &mut Rng, index: usize) -> PayerPlan {
         AudienceKind::All,
         &["all"],
         Some("All Members"),
-        "all-members",
+        "all",
     );
     if medicaid {
         add(
@@ -314,7 +316,7 @@ pub fn generate(rng: &mut Rng, index: usize) -> PayerPlan {
         AudienceKind::CommercialAndMedicare,
         &["commercial", "medicare-advantage"],
         None,
-        "commercial-medicare",
+        "commercial-medicare-advantage",
     );
     plan
 }

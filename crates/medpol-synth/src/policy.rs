@@ -464,7 +464,7 @@ fn code_lists(
         let (slug, label, heading) = match system {
             CodeSystem::Hcpcs => ("hcpcs", "HCPCS", "HCPCS Codes"),
             CodeSystem::Cpt => ("cpt", "CPT", "CPT Codes"),
-            _ => ("icd-pcs", "ICD-10-PCS", "ICD-10 Procedure Codes"),
+            _ => ("icd10pcs", "ICD-10-PCS", "ICD-10 Procedure Codes"),
         };
         let id = unique_id(
             &mut taken,

@@ -1,0 +1,270 @@
+//! Fields a document carries only implicitly, derived the same way by the
+//! importer (to fill them) and the renderer (to know what it need not print):
+//! the effective date, the Medicare note, the kind of a coding paragraph, and
+//! the ids of statements and code tables.
+
+use chrono::NaiveDate;
+use medpol_core::model::{
+    CoverageStatus, HistoryEntry, Market, Note, NoteKind, Payer, Reference, RelatedPolicy,
+};
+use medpol_core::CodeSystem;
+
+/// A date printed `M/D/YYYY`.
+pub fn parse_day(text: &str) -> Option<NaiveDate> {
+    let t = text.trim().trim_end_matches(['.', ',', ';', ')']);
+    let mut parts = t.split('/');
+    let (m, d, y) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 {
+        return None;
+    }
+    let num = |s: &str| -> Option<u32> {
+        (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    NaiveDate::from_ymd_opt(num(y)? as i32, num(m)?, num(d)?)
+}
+
+/// `M/D/YYYY`, as documents print days.
+pub fn format_day(date: NaiveDate) -> String {
+    date.format("%-m/%-d/%Y").to_string()
+}
+
+/// The day the policy took effect, from the history row that records it
+/// ("Medical Policy 183 effective 5/1/2010 describing ongoing non-coverage").
+pub fn effective_from_history(history: &[HistoryEntry]) -> Option<NaiveDate> {
+    history.iter().find_map(|h| {
+        let mut words = h.action.split_whitespace();
+        while let Some(w) = words.next() {
+            if w.eq_ignore_ascii_case("effective") {
+                if let Some(day) = words.clone().next().and_then(parse_day) {
+                    return Some(day);
+                }
+            }
+        }
+        None
+    })
+}
+
+/// The kind of a paragraph of the coding section: the contract-benefits
+/// disclaimer, or coding guidance.
+pub fn coding_note_kind(text: &str) -> NoteKind {
+    let lower = crate::lines::fold(text);
+    if lower.starts_with("inclusion or exclusion of a code") || lower.contains("contract benefits")
+    {
+        NoteKind::ContractBenefits
+    } else {
+        NoteKind::Coding
+    }
+}
+
+/// A note of the coding section, as the importer makes it from a paragraph.
+pub fn coding_note(text: &str) -> Note {
+    Note {
+        kind: coding_note_kind(text),
+        section: Some("coding".to_string()),
+        products: Vec::new(),
+        text: text.to_string(),
+        see_policy: None,
+        see_ncd: None,
+        see_references: Vec::new(),
+    }
+}
+
+/// The products of the payer's Medicare Advantage members: the group that
+/// holds exactly them, else their lines of business.
+pub fn medicare_products(payer: &Payer) -> Vec<String> {
+    let lobs: Vec<usize> = payer
+        .lines_of_business
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.market == Market::MedicareAdvantage)
+        .map(|(i, _)| i)
+        .collect();
+    if lobs.is_empty() {
+        return Vec::new();
+    }
+    let set = lobs
+        .iter()
+        .fold(medpol_core::model::ProductSet::EMPTY, |s, &i| {
+            s.union(medpol_core::model::ProductSet::single(i))
+        });
+    if let Some(g) = payer
+        .product_groups
+        .iter()
+        .find(|g| payer.resolve_products(&g.id) == Some(set))
+    {
+        return vec![g.id.clone()];
+    }
+    lobs.iter()
+        .map(|&i| payer.lines_of_business[i].id.clone())
+        .collect()
+}
+
+/// "See MP #132 Medicare Advantage Management for …": the policy a text points to.
+fn see_policy(text: &str) -> Option<RelatedPolicy> {
+    let at = text.find("See MP #")?;
+    let rest = &text[at + "See MP #".len()..];
+    let digits = rest
+        .find(|c: char| !c.is_ascii_alphanumeric() && c != '.')
+        .unwrap_or(rest.len());
+    let number = rest[..digits].trim_end_matches('.');
+    if number.is_empty() {
+        return None;
+    }
+    let after = rest[digits..].trim_start();
+    let title_end = after.find(" for ").unwrap_or(after.len());
+    let title = after[..title_end].trim().trim_end_matches('.');
+    Some(RelatedPolicy {
+        number: number.to_string(),
+        title: title.to_string(),
+    })
+}
+
+/// The National Coverage Determination a reference cites, e.g. `150.7` from
+/// "National Coverage Determination (NCD) for … (150.7)".
+pub fn ncd_of(reference: &Reference) -> Option<String> {
+    if !reference.title.contains("National Coverage Determination") {
+        return None;
+    }
+    let inner = reference.title.trim_end().strip_suffix(')')?;
+    let open = inner.rfind('(')?;
+    let ncd = &inner[open + 1..];
+    let ok = !ncd.is_empty()
+        && ncd.contains('.')
+        && ncd.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    ok.then(|| ncd.to_string())
+}
+
+/// The Medicare note a history row implies: "Medicare information removed.
+/// See MP #132 Medicare Advantage Management for …" points Medicare
+/// Advantage members to policy 132 and, when the references cite a National
+/// Coverage Determination, to it.
+pub fn medicare_note(history: &[HistoryEntry], references: &[Reference], payer: &Payer) -> Option<Note> {
+    let row = history
+        .iter()
+        .find(|h| h.action.contains("Medicare") && see_policy(&h.action).is_some())?;
+    let ncd = references
+        .iter()
+        .find_map(|r| ncd_of(r).map(|n| (n, r.number)));
+    Some(Note {
+        kind: NoteKind::Medicare,
+        section: Some("history".to_string()),
+        products: medicare_products(payer),
+        text: row.action.clone(),
+        see_policy: see_policy(&row.action),
+        see_ncd: ncd.as_ref().map(|(n, _)| n.clone()),
+        see_references: ncd.map(|(_, r)| r).into_iter().collect(),
+    })
+}
+
+/// `base`, or `base-b`, `base-c`, … when taken.
+fn unique(taken: &mut Vec<String>, base: String) -> String {
+    let mut id = base.clone();
+    let mut n = 1usize;
+    while taken.contains(&id) {
+        id = format!("{base}-{}", letters(n));
+        n += 1;
+    }
+    taken.push(id.clone());
+    id
+}
+
+/// `a`, `b`, …, `z`, `aa`, … (bijective base 26).
+fn letters(mut index: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'a' + (index % 26) as u8);
+        if index < 26 {
+            break;
+        }
+        index = index / 26 - 1;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Statement ids: `<product ids>-<status>` (`commercial-investigational`),
+/// made unique in order.
+pub fn statement_ids<'a>(
+    statements: impl IntoIterator<Item = (&'a [String], CoverageStatus)>,
+) -> Vec<String> {
+    let mut taken = Vec::new();
+    statements
+        .into_iter()
+        .map(|(products, status)| unique(&mut taken, format!("{}-{}", products.join("-"), status.id())))
+        .collect()
+}
+
+/// Code-table ids: `<system>-<status>` (`hcpcs-investigational`), or
+/// `<system>-codes` for a table without a status, made unique in order.
+pub fn code_list_ids(
+    lists: impl IntoIterator<Item = (CodeSystem, Option<CoverageStatus>)>,
+) -> Vec<String> {
+    let mut taken = Vec::new();
+    lists
+        .into_iter()
+        .map(|(system, status)| {
+            unique(
+                &mut taken,
+                format!("{}-{}", system.id(), status.map_or("codes", CoverageStatus::id)),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_and_effective_dates() {
+        assert_eq!(parse_day("5/1/2010"), NaiveDate::from_ymd_opt(2010, 5, 1));
+        assert_eq!(parse_day("5/1/2010."), NaiveDate::from_ymd_opt(2010, 5, 1));
+        assert_eq!(parse_day("1/2025"), None);
+        assert_eq!(parse_day("13/1/2010"), None);
+        let h = |d: &str, a: &str| HistoryEntry {
+            date: d.parse().unwrap(),
+            action: a.into(),
+        };
+        let history = [
+            h("1/2021", "Codes added; effective for dates of service on or after the date above."),
+            h("5/1/2010", "Medical Policy 183 effective 5/1/2010 describing ongoing non-coverage"),
+        ];
+        assert_eq!(effective_from_history(&history), NaiveDate::from_ymd_opt(2010, 5, 1));
+        assert_eq!(format_day(NaiveDate::from_ymd_opt(2010, 5, 1).unwrap()), "5/1/2010");
+    }
+
+    #[test]
+    fn pointers_to_other_policies_and_ncds() {
+        assert_eq!(
+            see_policy("Medicare information removed. See MP #132 Medicare Advantage Management for local coverage determination and national coverage determination reference."),
+            Some(RelatedPolicy { number: "132".into(), title: "Medicare Advantage Management".into() })
+        );
+        assert_eq!(see_policy("See MP #"), None);
+        let r = Reference {
+            number: 40,
+            authors: "CMS".into(),
+            title: "National Coverage Determination (NCD) for PROLOTHERAPY (150.7)".into(),
+            journal: None,
+            date: None,
+            locator: None,
+            pmid: None,
+            url: None,
+            accessed: None,
+        };
+        assert_eq!(ncd_of(&r).as_deref(), Some("150.7"));
+    }
+
+    #[test]
+    fn ids_are_unique_in_order() {
+        let c = vec!["commercial".to_string()];
+        let ids = statement_ids([
+            (c.as_slice(), CoverageStatus::Investigational),
+            (c.as_slice(), CoverageStatus::Investigational),
+        ]);
+        assert_eq!(ids, ["commercial-investigational", "commercial-investigational-b"]);
+        let ids = code_list_ids([(CodeSystem::Hcpcs, Some(CoverageStatus::Investigational)), (CodeSystem::Cpt, None)]);
+        assert_eq!(ids, ["hcpcs-investigational", "cpt-codes"]);
+    }
+}

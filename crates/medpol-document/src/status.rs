@@ -1,0 +1,232 @@
+//! What a sentence says: the coverage status of a statement and the
+//! indication it names, the status of a code table's introducing sentence,
+//! and the prior-authorization requirement of a rule or table cell.
+//!
+//! Documents mark the status word up (`[INVESTIGATIONAL](#)`,
+//! `**not covered**`), so a marked-up status word wins; otherwise the
+//! strongest status phrase in the sentence decides ("not medically
+//! necessary" before "medically necessary", "not covered" before "covered").
+
+use medpol_core::model::{CoverageStatus, PaRequirement};
+
+/// Status phrases, strongest first, lower case.
+const PHRASES: &[(&str, CoverageStatus)] = &[
+    ("not medically necessary", CoverageStatus::NotMedicallyNecessary),
+    ("medically necessary", CoverageStatus::MedicallyNecessary),
+    ("investigational", CoverageStatus::Investigational),
+    ("not covered", CoverageStatus::NotCovered),
+    ("excluded", CoverageStatus::NotCovered),
+    ("covered", CoverageStatus::Covered),
+];
+
+/// Text with inline markup removed, and the ranges (in the plain text) of
+/// the marked-up spans: `**bold**`, `*emphasis*` and link labels.
+pub struct Marked {
+    pub plain: String,
+    pub spans: Vec<std::ops::Range<usize>>,
+}
+
+/// Strips `**bold**` and `[label](url)` as [`medpol_core::markup::plain`]
+/// does, recording where each marked-up span lands in the plain text.
+pub fn marked(text: &str) -> Marked {
+    let mut plain = String::with_capacity(text.len());
+    let mut spans = Vec::new();
+    let mut bold_start: Option<usize> = None;
+    let mut rest = text;
+    while let Some(i) = rest.find(['*', '[']) {
+        plain.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(after) = tail.strip_prefix("**") {
+            match bold_start.take() {
+                Some(start) => spans.push(start..plain.len()),
+                None => bold_start = Some(plain.len()),
+            }
+            rest = after;
+            continue;
+        }
+        if tail.starts_with('[') {
+            if let Some(close) = tail.find("](") {
+                if let Some(end) = tail[close..].find(')') {
+                    let start = plain.len();
+                    plain.push_str(&tail[1..close]);
+                    spans.push(start..plain.len());
+                    rest = &tail[close + end + 1..];
+                    continue;
+                }
+            }
+        }
+        plain.push_str(&tail[..1]);
+        rest = &tail[1..];
+    }
+    plain.push_str(rest);
+    Marked { plain, spans }
+}
+
+fn is_word_boundary(text: &str, at: usize) -> bool {
+    let before = text[..at].chars().next_back();
+    !before.is_some_and(char::is_alphanumeric)
+}
+
+/// The first occurrence of a phrase as whole words, case-insensitively.
+fn find_phrase(lower: &str, phrase: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(phrase) {
+        let at = from + i;
+        let end = at + phrase.len();
+        let after_ok = !lower[end..].chars().next().is_some_and(char::is_alphanumeric);
+        if is_word_boundary(lower, at) && after_ok {
+            return Some(at);
+        }
+        from = at + phrase.len().max(1);
+    }
+    None
+}
+
+/// The status a phrase names exactly (e.g. a marked-up span), if any.
+fn exact(text: &str) -> Option<CoverageStatus> {
+    let folded = crate::lines::fold(text.trim().trim_end_matches([':', '.']));
+    PHRASES.iter().find(|(p, _)| *p == folded).map(|(_, s)| *s)
+}
+
+/// The status a sentence states and where (in its plain text) the status
+/// phrase ends.
+pub fn statement_status(m: &Marked) -> Option<(CoverageStatus, usize)> {
+    for span in &m.spans {
+        if let Some(s) = exact(&m.plain[span.clone()]) {
+            return Some((s, span.end));
+        }
+    }
+    sentence_status(&m.plain)
+}
+
+/// The strongest status phrase of a plain sentence and where it ends.
+pub fn sentence_status(plain: &str) -> Option<(CoverageStatus, usize)> {
+    // ASCII lower-casing keeps every byte offset, so offsets in `lower` are
+    // offsets in `plain`.
+    let lower = plain.to_ascii_lowercase();
+    PHRASES.iter().find_map(|(phrase, status)| {
+        find_phrase(&lower, phrase).map(|at| (*status, at + phrase.len()))
+    })
+}
+
+/// Phrases that introduce a statement's indication, most specific first.
+const INDICATION_LEADS: &[&str] = &[
+    "as a treatment of ",
+    "as a treatment for ",
+    "for the treatment of ",
+    "in the treatment of ",
+    "for patients with ",
+    "for individuals with ",
+    "in patients with ",
+    "for ",
+];
+
+/// The indication a statement names after its status phrase: "… considered
+/// INVESTIGATIONAL as a treatment of musculoskeletal pain." gives
+/// "musculoskeletal pain". The indication ends at a colon, a semicolon,
+/// " when " or the end of the sentence.
+pub fn indication(plain: &str, status_end: usize) -> Option<String> {
+    let rest = plain.get(status_end..)?.trim_start();
+    let lower = rest.to_ascii_lowercase();
+    let lead = INDICATION_LEADS.iter().find(|l| lower.starts_with(*l))?;
+    let body = rest.get(lead.len()..)?;
+    let lower_body = &lower[lead.len()..];
+    let mut end = body.len();
+    for stop in [" when ", ":", ";", ". "] {
+        if let Some(i) = lower_body.find(stop) {
+            end = end.min(i);
+        }
+    }
+    let ind = body[..end].trim().trim_end_matches('.').trim();
+    (!ind.is_empty()).then(|| ind.to_string())
+}
+
+/// What a prior-authorization text requires, if it says.
+pub fn requirement(text: &str) -> Option<PaRequirement> {
+    let lower = crate::lines::fold(&medpol_core::markup::plain(text));
+    if lower.contains("not a covered service") || find_phrase(&lower, "not covered").is_some() {
+        Some(PaRequirement::NotCovered)
+    } else if lower.contains("not required") {
+        Some(PaRequirement::NotRequired)
+    } else if lower.contains("may be required") || lower.contains("might be required") {
+        Some(PaRequirement::MayBeRequired)
+    } else if find_phrase(&lower, "required").is_some() {
+        Some(PaRequirement::Required)
+    } else {
+        None
+    }
+}
+
+/// What a rule's introducing text requires of every product without a row:
+/// "IS REQUIRED for all products" does; "see below for products where …"
+/// defers to the table unless it adds "not required for other products".
+pub fn rule_requirement(text: &str) -> Option<PaRequirement> {
+    let lower = crate::lines::fold(&medpol_core::markup::plain(text));
+    if lower.contains("see below") {
+        return lower
+            .contains("not required for other products")
+            .then_some(PaRequirement::NotRequired);
+    }
+    requirement(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_and_indication(text: &str) -> (Option<CoverageStatus>, Option<String>) {
+        let m = marked(text);
+        match statement_status(&m) {
+            Some((s, end)) => (Some(s), indication(&m.plain, end)),
+            None => (None, None),
+        }
+    }
+
+    #[test]
+    fn statuses_and_indications() {
+        assert_eq!(
+            status_and_indication(
+                "Prolotherapy is considered [INVESTIGATIONAL](#) as a treatment of musculoskeletal pain."
+            ),
+            (
+                Some(CoverageStatus::Investigational),
+                Some("musculoskeletal pain".into())
+            )
+        );
+        assert_eq!(
+            status_and_indication("X may be considered [MEDICALLY NECESSARY](#) for patients with knee osteoarthritis when all of the following criteria are met:"),
+            (Some(CoverageStatus::MedicallyNecessary), Some("knee osteoarthritis".into()))
+        );
+        assert_eq!(
+            status_and_indication("X is **not covered** for all other indications: it is excluded under the member's benefit contract."),
+            (Some(CoverageStatus::NotCovered), Some("all other indications".into()))
+        );
+        assert_eq!(
+            status_and_indication("X is considered NOT MEDICALLY NECESSARY."),
+            (Some(CoverageStatus::NotMedicallyNecessary), None)
+        );
+        // A status word in the title does not count: the marked-up one does.
+        assert_eq!(
+            status_and_indication("Covered Stents for Arteries is considered [INVESTIGATIONAL](#)."),
+            (Some(CoverageStatus::Investigational), None)
+        );
+        assert_eq!(
+            status_and_indication("The service is covered."),
+            (Some(CoverageStatus::Covered), None)
+        );
+        assert_eq!(status_and_indication("Nothing here is discovered."), (None, None));
+    }
+
+    #[test]
+    fn requirements() {
+        use PaRequirement::*;
+        assert_eq!(requirement("This is not a covered service."), Some(NotCovered));
+        assert_eq!(requirement("Prior authorization is **required**."), Some(Required));
+        assert_eq!(requirement("Prior authorization is **not required**."), Some(NotRequired));
+        assert_eq!(requirement("Prior authorization **may be required**; see the plan's prior authorization program for the applicable requirements."), Some(MayBeRequired));
+        assert_eq!(requirement("Call us."), None);
+        assert_eq!(rule_requirement("For services described in this policy, precertification/preauthorization **IS REQUIRED** for all products if the procedure is performed **inpatient**."), Some(Required));
+        assert_eq!(rule_requirement("For services described in this policy, see below for products where prior authorization **might be required** if the procedure is performed **outpatient**."), None);
+        assert_eq!(rule_requirement("For services described in this policy, see below for products where prior authorization **might be required** if the procedure is performed **outpatient**. Prior authorization is not required for other products."), Some(NotRequired));
+    }
+}
