@@ -322,16 +322,20 @@ impl Store {
             .collect()
     }
 
-    /// Writes decisions in one transaction (one multi-row insert per 200).
+    /// Writes decisions in one transaction: multi-row inserts of a fixed
+    /// size (so the prepared statement is reused), then single rows.
     pub async fn insert_decisions(&self, records: &[DecisionRecord]) -> anyhow::Result<()> {
         const COLUMNS: usize = 13;
-        let mut tx = self.pool.begin().await?;
-        for chunk in records.chunks(200) {
+        const ROWS: usize = 32;
+        // SQLite resolves each `$N` by walking its parameter names, which is
+        // quadratic in a statement this wide; `?` is positional.
+        let postgres = self.backend == Backend::Postgres;
+        let insert_sql = |rows: usize| -> String {
             let mut sql = String::from(
                 "INSERT INTO decisions (id, decided_at, source, request_digest, payer, product, setting, \
                  date_of_service, outcome, policy_keys, policies, lines, clinical) VALUES ",
             );
-            for (i, _) in chunk.iter().enumerate() {
+            for i in 0..rows {
                 if i > 0 {
                     sql.push(',');
                 }
@@ -340,28 +344,31 @@ impl Store {
                     if c > 0 {
                         sql.push(',');
                     }
-                    sql.push_str(&format!("${}", i * COLUMNS + c + 1));
+                    if postgres {
+                        sql.push_str(&format!("${}", i * COLUMNS + c + 1));
+                    } else {
+                        sql.push('?');
+                    }
                 }
                 sql.push(')');
             }
-            let mut q = sqlx::query(&sql);
+            sql
+        };
+        let many = insert_sql(ROWS);
+        let one = insert_sql(1);
+        let mut tx = self.pool.begin().await?;
+        let mut chunks = records.chunks_exact(ROWS);
+        for chunk in chunks.by_ref() {
+            let mut q = sqlx::query(&many);
             for r in chunk {
-                q = q
-                    .bind(&r.id)
-                    .bind(&r.decided_at)
-                    .bind(&r.source)
-                    .bind(&r.request_digest)
-                    .bind(&r.payer)
-                    .bind(&r.product)
-                    .bind(&r.setting)
-                    .bind(&r.date_of_service)
-                    .bind(&r.outcome)
-                    .bind(&r.policy_keys)
-                    .bind(r.policies.to_string())
-                    .bind(r.lines.to_string())
-                    .bind(r.clinical.as_ref().map(|c| c.to_string()));
+                q = bind_decision(q, r);
             }
             q.execute(&mut *tx).await?;
+        }
+        for r in chunks.remainder() {
+            bind_decision(sqlx::query(&one), r)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -433,6 +440,24 @@ impl Store {
     }
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_decision<'q>(q: AnyQuery<'q>, r: &'q DecisionRecord) -> AnyQuery<'q> {
+    q.bind(&r.id)
+        .bind(&r.decided_at)
+        .bind(&r.source)
+        .bind(&r.request_digest)
+        .bind(&r.payer)
+        .bind(&r.product)
+        .bind(&r.setting)
+        .bind(&r.date_of_service)
+        .bind(&r.outcome)
+        .bind(&r.policy_keys)
+        .bind(r.policies.to_string())
+        .bind(r.lines.to_string())
+        .bind(r.clinical.as_ref().map(|c| c.to_string()))
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => {
@@ -482,4 +507,102 @@ pub fn compose(payers: Vec<Payer>, revisions: &[Revision]) -> (Catalog, Vec<Revi
         }
     }
     (Catalog { payers, policies }, kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, decided_at: &str) -> DecisionRecord {
+        DecisionRecord {
+            id: id.into(),
+            decided_at: decided_at.into(),
+            source: "api".into(),
+            request_digest: digest(id.as_bytes()),
+            payer: "bcbsma".into(),
+            product: "commercial-ppo".into(),
+            setting: "outpatient".into(),
+            date_of_service: "2025-06-01".into(),
+            outcome: "not-covered".into(),
+            policy_keys: ",bcbsma/183,".into(),
+            policies: serde_json::json!([]),
+            lines: serde_json::json!([]),
+            clinical: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn batches_of_any_size_are_written_and_retention_deletes_old_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        let old =
+            (Utc::now() - chrono::Duration::days(40)).to_rfc3339_opts(SecondsFormat::Millis, true);
+        // 70 = two full multi-row inserts and six single rows.
+        let mut batch: Vec<DecisionRecord> = (0..69)
+            .map(|i| record(&format!("new-{i}"), &now()))
+            .collect();
+        batch.push(record("old", &old));
+        store.insert_decisions(&batch).await.unwrap();
+        let all = DecisionFilter {
+            limit: 1000,
+            ..Default::default()
+        };
+        assert_eq!(store.decisions(&all).await.unwrap().len(), 70);
+        assert_eq!(store.purge_decisions(30).await.unwrap(), 1);
+        let left = store.decisions(&all).await.unwrap();
+        assert_eq!(left.len(), 69);
+        assert!(left.iter().all(|r| r.id.starts_with("new-")));
+        // A duplicate id fails the whole batch: nothing of it is written.
+        let dup = vec![record("x", &now()), record("new-0", &now())];
+        assert!(store.insert_decisions(&dup).await.is_err());
+        assert_eq!(store.decisions(&all).await.unwrap().len(), 69);
+    }
+
+    #[test]
+    fn later_revisions_override_from_their_first_day() {
+        let mut p: Policy = serde_json::from_value(serde_json::json!({
+            "payer": "p", "number": "1", "title": "T", "effective": "2010-01-01",
+            "statement": [{"id": "s", "products": ["all"], "status": "covered", "text": "t"}]
+        }))
+        .unwrap();
+        let rev = |n: i64, from: Option<&str>, p: &Policy| Revision {
+            seq: n,
+            revision: n,
+            in_force_from: from.map(|f| f.parse().unwrap()),
+            published_at: String::new(),
+            published_by: String::new(),
+            digest: String::new(),
+            policy: p.clone(),
+        };
+        let first = rev(1, None, &p);
+        p.title = "T2".into();
+        let second = rev(2, Some("2020-01-01"), &p);
+        p.title = "T3".into();
+        let third = rev(3, Some("2015-01-01"), &p);
+        let (catalog, kept) = compose(vec![], &[first.clone(), second.clone()]);
+        let windows: Vec<_> = catalog
+            .policies
+            .iter()
+            .map(|p| (p.title.clone(), p.window()))
+            .collect();
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(
+            windows,
+            [
+                ("T".to_string(), (d("2010-01-01"), Some(d("2020-01-01")))),
+                ("T2".to_string(), (d("2020-01-01"), None))
+            ]
+        );
+        assert_eq!(kept.len(), 2);
+        // A revision from an earlier day replaces what started after it.
+        let (catalog, _) = compose(vec![], &[first.clone(), second, third]);
+        let titles: Vec<_> = catalog.policies.iter().map(|p| p.title.as_str()).collect();
+        assert_eq!(titles, ["T", "T3"]);
+        // A revision without a first day replaces them all.
+        let (catalog, _) = compose(vec![], &[rev(4, Some("2020-01-01"), &p), first]);
+        assert_eq!(catalog.policies.len(), 1);
+        assert_eq!(catalog.policies[0].title, "T");
+    }
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# HTTP benchmark on loopback: POST /api/v1/determinations (decided, and
+# recorded in the decision log before the answer) beside the trivial JSON
+# endpoint GET /healthz, in the same run, with wrk.
+#
+# Usage: scripts/bench-serve.sh [DURATION] [CONNECTIONS] [DATABASE-URL]
+#   default: 10s, 32 connections, a fresh SQLite file.
+# Needs wrk (Debian: apt-get install wrk).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-10s}
+CONNS=${2:-32}
+WORK=$(mktemp -d)
+DB=${3:-sqlite://$WORK/medpol.db}
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+cargo build --release --quiet
+RUST_LOG=warn target/release/medpol serve --addr 127.0.0.1:0 --database "$DB" >"$WORK/out" 2>"$WORK/err" &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 100); do grep -q listening "$WORK/out" && break; sleep 0.1; done
+URL=$(sed -n 's/^medpol listening on //p' "$WORK/out")
+cat > "$WORK/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local bodies = {
+  '{"product":"commercial-ppo","setting":"outpatient","date":"2025-06-01","lines":[{"code":{"system":"hcpcs","code":"M0076"}}]}',
+  '{"product":"medicare-hmo-blue","setting":"21","date":"2015-06-01","lines":[{"code":{"system":"hcpcs","code":"M0076"}},{"code":{"system":"cpt","code":"99213"}}]}',
+  '{"product":"commercial-hmo","setting":"outpatient","date":"2025-06-01","lines":[{"code":{"system":"cpt","code":"99213"}}]}',
+}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format(nil, nil, nil, bodies[(i % #bodies) + 1])
+end
+LUA
+echo "server: $URL ($DB); wrk: 2 threads, $CONNS connections, $DURATION; cores: $(nproc) (shared by server and wrk)"
+summarize() { # label, wrk output
+  echo "$2" | awk -v l="$1" '
+    /Requests\/sec/ {rps=$2}
+    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+    /Non-2xx/ {bad=$NF}
+    END {printf "%-28s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n", l, rps, p50, p99, (bad==""?0:bad)}'
+}
+T=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$URL/healthz")
+D=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/post.lua" "$URL/api/v1/determinations")
+summarize "GET /healthz (trivial)" "$T"
+summarize "POST /api/v1/determinations" "$D"
+echo "$T" "$D" | awk '/Requests\/sec/ {r[n++]=$2} END {printf "ratio determinations/trivial: %.0f%%\n", 100*r[1]/r[0]}'
