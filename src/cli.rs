@@ -30,6 +30,14 @@ pub enum Command {
     ///
     /// Example: medpol screen claims.csv --out decisions.csv --only-flagged
     Screen(ScreenArgs),
+    /// Import published policy documents (plain text) into policy files, accounting for every line.
+    ///
+    /// Example: medpol import mp-183.txt --out policies/ --strict
+    Import(crate::document::ImportArgs),
+    /// Print a policy as the published document: text (the format `import` reads), Markdown or HTML.
+    ///
+    /// Example: medpol render 183 --format html --out mp-183.html
+    Render(crate::document::RenderArgs),
     /// Run the HTTP service: the REST API (/api/v1), the policy store and the decision log.
     ///
     /// With no flags: an embedded SQLite database `medpol.db` in the working directory,
@@ -161,6 +169,20 @@ pub struct ServeArgs {
     /// Keep diagnoses in the decision log (off by default: see docs/decision-log.md).
     #[arg(long)]
     pub log_clinical: bool,
+    /// Trusted CDS Hooks clients: a TOML file of `[[client]]` with `iss` and `jwks_file` or
+    /// `jwks_url`. Without it (and without --cds-insecure-dev-mode) CDS Hooks calls get 401.
+    #[arg(long, value_name = "FILE", env = "MEDPOL_CDS_CLIENTS")]
+    pub cds_clients: Option<PathBuf>,
+    /// Turn CDS Hooks client authentication OFF. For development only; warned at every start.
+    #[arg(long)]
+    pub cds_insecure_dev_mode: bool,
+    /// Rules mapping a FHIR Coverage to a line of business (TOML); default: the bundled ones.
+    #[arg(long, value_name = "FILE")]
+    pub cds_coverage_map: Option<PathBuf>,
+    /// The base URL clients call this service by, e.g. https://crd.example.org (JWT `aud` is
+    /// checked against it plus the path); default: http:// and the request's Host header.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -4,6 +4,7 @@
 //! policy files that do not validate); 1 anything else (e.g. a write failed).
 
 mod cli;
+mod document;
 mod output;
 mod screen;
 
@@ -311,6 +312,14 @@ fn run(cli: Cli) -> Result<()> {
             drop(out);
             return screen::run_screen(args);
         }
+        Command::Import(args) => {
+            drop(out);
+            return document::run_import(args);
+        }
+        Command::Render(args) => {
+            drop(out);
+            return document::run_render(args);
+        }
         Command::Synth(SynthCommand::Claims(args)) => {
             drop(out);
             return screen::run_synth_claims(args);
@@ -359,6 +368,10 @@ fn serve(args: crate::cli::ServeArgs) -> Result<()> {
         request_timeout: std::time::Duration::from_secs_f64(args.timeout_seconds),
         log_capacity: args.log_capacity,
         keep_clinical: args.log_clinical,
+        cds_clients: args.cds_clients,
+        cds_insecure_dev_mode: args.cds_insecure_dev_mode,
+        cds_coverage_map: args.cds_coverage_map,
+        public_url: args.public_url,
     };
     medpol_server::init_tracing();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

@@ -140,7 +140,11 @@ pub fn ncd_of(reference: &Reference) -> Option<String> {
 /// See MP #132 Medicare Advantage Management for …" points Medicare
 /// Advantage members to policy 132 and, when the references cite a National
 /// Coverage Determination, to it.
-pub fn medicare_note(history: &[HistoryEntry], references: &[Reference], payer: &Payer) -> Option<Note> {
+pub fn medicare_note(
+    history: &[HistoryEntry],
+    references: &[Reference],
+    payer: &Payer,
+) -> Option<Note> {
     let row = history
         .iter()
         .find(|h| h.action.contains("Medicare") && see_policy(&h.action).is_some())?;
@@ -192,7 +196,12 @@ pub fn statement_ids<'a>(
     let mut taken = Vec::new();
     statements
         .into_iter()
-        .map(|(products, status)| unique(&mut taken, format!("{}-{}", products.join("-"), status.id())))
+        .map(|(products, status)| {
+            unique(
+                &mut taken,
+                format!("{}-{}", products.join("-"), status.id()),
+            )
+        })
         .collect()
 }
 
@@ -207,7 +216,11 @@ pub fn code_list_ids(
         .map(|(system, status)| {
             unique(
                 &mut taken,
-                format!("{}-{}", system.id(), status.map_or("codes", CoverageStatus::id)),
+                format!(
+                    "{}-{}",
+                    system.id(),
+                    status.map_or("codes", CoverageStatus::id)
+                ),
             )
         })
         .collect()
@@ -228,11 +241,23 @@ mod tests {
             action: a.into(),
         };
         let history = [
-            h("1/2021", "Codes added; effective for dates of service on or after the date above."),
-            h("5/1/2010", "Medical Policy 183 effective 5/1/2010 describing ongoing non-coverage"),
+            h(
+                "1/2021",
+                "Codes added; effective for dates of service on or after the date above.",
+            ),
+            h(
+                "5/1/2010",
+                "Medical Policy 183 effective 5/1/2010 describing ongoing non-coverage",
+            ),
         ];
-        assert_eq!(effective_from_history(&history), NaiveDate::from_ymd_opt(2010, 5, 1));
-        assert_eq!(format_day(NaiveDate::from_ymd_opt(2010, 5, 1).unwrap()), "5/1/2010");
+        assert_eq!(
+            effective_from_history(&history),
+            NaiveDate::from_ymd_opt(2010, 5, 1)
+        );
+        assert_eq!(
+            format_day(NaiveDate::from_ymd_opt(2010, 5, 1).unwrap()),
+            "5/1/2010"
+        );
     }
 
     #[test]
@@ -263,8 +288,14 @@ mod tests {
             (c.as_slice(), CoverageStatus::Investigational),
             (c.as_slice(), CoverageStatus::Investigational),
         ]);
-        assert_eq!(ids, ["commercial-investigational", "commercial-investigational-b"]);
-        let ids = code_list_ids([(CodeSystem::Hcpcs, Some(CoverageStatus::Investigational)), (CodeSystem::Cpt, None)]);
+        assert_eq!(
+            ids,
+            ["commercial-investigational", "commercial-investigational-b"]
+        );
+        let ids = code_list_ids([
+            (CodeSystem::Hcpcs, Some(CoverageStatus::Investigational)),
+            (CodeSystem::Cpt, None),
+        ]);
         assert_eq!(ids, ["hcpcs-investigational", "cpt-codes"]);
     }
 }

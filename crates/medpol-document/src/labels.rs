@@ -103,7 +103,11 @@ impl Labels {
         Labels {
             entries,
             groups,
-            lob_index: payer.lines_of_business.iter().map(|l| l.id.clone()).collect(),
+            lob_index: payer
+                .lines_of_business
+                .iter()
+                .map(|l| l.id.clone())
+                .collect(),
             printed,
         }
     }
@@ -243,9 +247,21 @@ mod tests {
                 lob("commercial-hmo", "Commercial HMO", Market::Commercial),
                 lob("commercial-pos", "Commercial POS", Market::Commercial),
                 lob("commercial-ppo", "Commercial PPO", Market::Commercial),
-                lob("commercial-indemnity", "Commercial Indemnity", Market::Commercial),
-                lob("medicare-hmo-blue", "Medicare HMO Blue", Market::MedicareAdvantage),
-                lob("medicare-ppo-blue", "Medicare PPO Blue", Market::MedicareAdvantage),
+                lob(
+                    "commercial-indemnity",
+                    "Commercial Indemnity",
+                    Market::Commercial,
+                ),
+                lob(
+                    "medicare-hmo-blue",
+                    "Medicare HMO Blue",
+                    Market::MedicareAdvantage,
+                ),
+                lob(
+                    "medicare-ppo-blue",
+                    "Medicare PPO Blue",
+                    Market::MedicareAdvantage,
+                ),
             ],
             product_groups: vec![
                 group(
@@ -303,10 +319,7 @@ mod tests {
             resolve("Medicare HMO BlueSM and Medicare PPO BlueSM Members").unwrap(),
             ["medicare-advantage"]
         );
-        assert_eq!(
-            resolve("Medicare PPO Blue").unwrap(),
-            ["medicare-ppo-blue"]
-        );
+        assert_eq!(resolve("Medicare PPO Blue").unwrap(), ["medicare-ppo-blue"]);
         assert_eq!(resolve("All Members").unwrap(), ["all"]);
         assert_eq!(
             resolve("Commercial Managed Care (HMO and POS); Medicare Advantage: Medicare HMO Blue and Medicare PPO Blue").unwrap(),

@@ -169,11 +169,17 @@ mod tests {
 
         let r = parse(7, "Bahgat MM, Abdel-Hamid AM. Is dextrose prolotherapy beneficial in the management of temporomandibular joint internal derangement? A systematic review. *Cranio*. Apr 25 2023: 1-9. PMID 37097125");
         assert_eq!(r.authors, "Bahgat MM, Abdel-Hamid AM");
-        assert_eq!((r.date.as_deref(), r.locator.as_deref()), (Some("Apr 25 2023"), Some("1-9")));
+        assert_eq!(
+            (r.date.as_deref(), r.locator.as_deref()),
+            (Some("Apr 25 2023"), Some("1-9"))
+        );
 
         let r = parse(15, "Rabago D, Patterson JJ, Mundt M, et al. Dextrose prolotherapy for knee osteoarthritis: a randomized controlled trial. *Ann Fam Med.* 2013; 11(3): 229-37. PMID 23690322");
         assert_eq!(r.journal.as_deref(), Some("Ann Fam Med"));
-        assert_eq!((r.date.as_deref(), r.locator.as_deref()), (Some("2013"), Some("11(3): 229-37")));
+        assert_eq!(
+            (r.date.as_deref(), r.locator.as_deref()),
+            (Some("2013"), Some("11(3): 229-37"))
+        );
 
         let r = parse(4, "Yelland MJ, Glasziou PP, Bogduk N, et al. Prolotherapy injections, saline injections, and exercises for chronic low-back pain: a randomized trial. *Spine (Phila Pa 1976)*. Jan 01 2004; 29(1): 9-16; discussion 16. PMID 14699269");
         assert_eq!(r.locator.as_deref(), Some("29(1): 9-16; discussion 16"));
@@ -200,7 +206,18 @@ mod tests {
 
     #[test]
     fn odd_lines_do_not_panic() {
-        for t in ["", ".", "*", "**", "<>", "PMID", "Accessed ", "a. b. *c", "é. ü*ö*. 2020; x", "x <y> z"] {
+        for t in [
+            "",
+            ".",
+            "*",
+            "**",
+            "<>",
+            "PMID",
+            "Accessed ",
+            "a. b. *c",
+            "é. ü*ö*. 2020; x",
+            "x <y> z",
+        ] {
             let _ = parse(1, t);
         }
     }

@@ -11,7 +11,10 @@ use medpol_core::model::{CoverageStatus, PaRequirement};
 
 /// Status phrases, strongest first, lower case.
 const PHRASES: &[(&str, CoverageStatus)] = &[
-    ("not medically necessary", CoverageStatus::NotMedicallyNecessary),
+    (
+        "not medically necessary",
+        CoverageStatus::NotMedicallyNecessary,
+    ),
     ("medically necessary", CoverageStatus::MedicallyNecessary),
     ("investigational", CoverageStatus::Investigational),
     ("not covered", CoverageStatus::NotCovered),
@@ -73,7 +76,10 @@ fn find_phrase(lower: &str, phrase: &str) -> Option<usize> {
     while let Some(i) = lower[from..].find(phrase) {
         let at = from + i;
         let end = at + phrase.len();
-        let after_ok = !lower[end..].chars().next().is_some_and(char::is_alphanumeric);
+        let after_ok = !lower[end..]
+            .chars()
+            .next()
+            .is_some_and(char::is_alphanumeric);
         if is_word_boundary(lower, at) && after_ok {
             return Some(at);
         }
@@ -207,22 +213,36 @@ mod tests {
         );
         // A status word in the title does not count: the marked-up one does.
         assert_eq!(
-            status_and_indication("Covered Stents for Arteries is considered [INVESTIGATIONAL](#)."),
+            status_and_indication(
+                "Covered Stents for Arteries is considered [INVESTIGATIONAL](#)."
+            ),
             (Some(CoverageStatus::Investigational), None)
         );
         assert_eq!(
             status_and_indication("The service is covered."),
             (Some(CoverageStatus::Covered), None)
         );
-        assert_eq!(status_and_indication("Nothing here is discovered."), (None, None));
+        assert_eq!(
+            status_and_indication("Nothing here is discovered."),
+            (None, None)
+        );
     }
 
     #[test]
     fn requirements() {
         use PaRequirement::*;
-        assert_eq!(requirement("This is not a covered service."), Some(NotCovered));
-        assert_eq!(requirement("Prior authorization is **required**."), Some(Required));
-        assert_eq!(requirement("Prior authorization is **not required**."), Some(NotRequired));
+        assert_eq!(
+            requirement("This is not a covered service."),
+            Some(NotCovered)
+        );
+        assert_eq!(
+            requirement("Prior authorization is **required**."),
+            Some(Required)
+        );
+        assert_eq!(
+            requirement("Prior authorization is **not required**."),
+            Some(NotRequired)
+        );
         assert_eq!(requirement("Prior authorization **may be required**; see the plan's prior authorization program for the applicable requirements."), Some(MayBeRequired));
         assert_eq!(requirement("Call us."), None);
         assert_eq!(rule_requirement("For services described in this policy, precertification/preauthorization **IS REQUIRED** for all products if the procedure is performed **inpatient**."), Some(Required));

@@ -193,9 +193,11 @@ pub fn router(state: AppStateRef, config: &Config) -> Router {
         .route("/policies/{payer}/{number}", get(get_policy))
         .route("/policies/{payer}/{number}/versions", get(policy_versions))
         .route("/determinations", post(determine))
-        .route("/decisions", get(list_decisions));
+        .route("/decisions", get(list_decisions))
+        .route("/cds-feedback", get(list_feedback));
     Router::new()
         .nest("/api/v1", api)
+        .merge(crate::cds::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint; see /api/v1/openapi.json") })
@@ -766,6 +768,30 @@ pub async fn publish_policy(
             revision,
             in_force_from,
         }),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct FeedbackQuery {
+    /// The CDS service id, e.g. `order-sign-crd`.
+    service: String,
+}
+
+/// CDS Hooks feedback received for a service (admin), oldest first.
+#[utoipa::path(get, path = "/api/v1/cds-feedback", params(FeedbackQuery), security(("bearer" = [])),
+    responses((status = 200, body = [Object]), (status = 401, body = ApiError)))]
+pub async fn list_feedback(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
+    Query(q): Query<FeedbackQuery>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    require_admin(&state, &headers)?;
+    Ok(Json(
+        state
+            .store
+            .feedback(&q.service)
+            .await
+            .map_err(ApiError::internal)?,
     ))
 }
 

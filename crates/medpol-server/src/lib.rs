@@ -5,6 +5,9 @@
 //! replica on the same database: each replica polls the store).
 
 mod api;
+pub mod auth;
+mod cds;
+pub mod cds_coverage;
 pub mod decision_log;
 mod openapi;
 pub mod store;
@@ -41,6 +44,14 @@ pub struct Config {
     pub log_capacity: usize,
     /// Keep diagnoses in the decision log (off: see docs/decision-log.md).
     pub keep_clinical: bool,
+    /// Trusted CDS Hooks clients (TOML: `[[client]] iss`, `jwks_file` or `jwks_url`).
+    pub cds_clients: Option<std::path::PathBuf>,
+    /// CDS Hooks without client authentication: for development only.
+    pub cds_insecure_dev_mode: bool,
+    /// Coverage-to-product rules for CDS Hooks; default: the bundled ones.
+    pub cds_coverage_map: Option<std::path::PathBuf>,
+    /// The base URL clients call the service by (JWT `aud` is checked against it).
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -55,6 +66,10 @@ impl Default for Config {
             request_timeout: Duration::from_secs(10),
             log_capacity: 10_000,
             keep_clinical: false,
+            cds_clients: None,
+            cds_insecure_dev_mode: false,
+            cds_coverage_map: None,
+            public_url: None,
         }
     }
 }
@@ -74,6 +89,7 @@ pub struct AppState {
     pub admin_token: Option<String>,
     pub keep_clinical: bool,
     pub shutting_down: AtomicBool,
+    pub cds: cds::CdsConfig,
 }
 
 impl AppState {
@@ -141,6 +157,7 @@ pub async fn serve(
     files: Catalog,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let cds = cds_config(&config)?;
     let store = Store::open(&config.database).await?;
     let added = store.sync(&files, "policy-files").await?;
     tracing::info!(database = %config.database, added, "store ready");
@@ -154,6 +171,7 @@ pub async fn serve(
         admin_token: config.admin_token.clone(),
         keep_clinical: config.keep_clinical,
         shutting_down: AtomicBool::new(false),
+        cds,
     });
 
     let poller = {
@@ -216,6 +234,38 @@ pub async fn serve(
     writer.await.context("flushing the decision log")?;
     tracing::info!("decision log flushed; stopped");
     Ok(())
+}
+
+fn cds_config(config: &Config) -> anyhow::Result<cds::CdsConfig> {
+    let coverage_map = match &config.cds_coverage_map {
+        Some(path) => cds_coverage::CoverageMap::load(path).map_err(anyhow::Error::msg)?,
+        None => cds_coverage::CoverageMap::parse(cds_coverage::DEFAULT_RULES)
+            .map_err(anyhow::Error::msg)?,
+    };
+    let auth = match &config.cds_clients {
+        Some(path) => {
+            let clients = auth::load_clients(path)
+                .with_context(|| format!("--cds-clients {}", path.display()))?;
+            Some(Arc::new(auth::ClientAuth::new(
+                clients,
+                Duration::from_secs(60),
+            )?))
+        }
+        None => None,
+    };
+    if config.cds_insecure_dev_mode {
+        // Loud on purpose, at every start.
+        tracing::warn!("CDS Hooks client authentication is OFF (--cds-insecure-dev-mode): any caller reaches decisions. Never run this in production.");
+        eprintln!("WARNING: CDS Hooks client authentication is OFF (--cds-insecure-dev-mode). For development only.");
+    } else if auth.is_none() {
+        tracing::info!("no trusted CDS clients configured (--cds-clients): CDS Hooks calls will be refused with 401");
+    }
+    Ok(cds::CdsConfig {
+        auth,
+        insecure_dev_mode: config.cds_insecure_dev_mode,
+        coverage_map,
+        public_url: config.public_url.clone(),
+    })
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -15,6 +15,7 @@ use crate::api;
         api::policy_versions,
         api::publish_policy,
         api::list_decisions,
+        api::list_feedback,
         api::healthz,
         api::readyz,
     ),

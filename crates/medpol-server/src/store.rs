@@ -428,6 +428,36 @@ impl Store {
             .collect()
     }
 
+    /// Stores a CDS Hooks feedback message as received.
+    pub async fn insert_feedback(
+        &self,
+        service: &str,
+        client: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO cds_feedback (id, service, received_at, client, body) VALUES ($1, $2, $3, $4, $5)")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(service)
+            .bind(now())
+            .bind(client)
+            .bind(body.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Feedback received for a service, oldest first.
+    pub async fn feedback(&self, service: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+        let rows =
+            sqlx::query("SELECT body FROM cds_feedback WHERE service = $1 ORDER BY received_at")
+                .bind(service)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>(0)?)?))
+            .collect()
+    }
+
     /// Deletes decisions older than `days` days; returns how many.
     pub async fn purge_decisions(&self, days: u32) -> anyhow::Result<u64> {
         let cutoff = (Utc::now() - chrono::Duration::days(days as i64))

@@ -1,0 +1,1154 @@
+//! Da Vinci Coverage Requirements Discovery (CRD 2.2) over CDS Hooks 2.0.
+//!
+//! The EHR calls a service per hook with the orders in `context` and the
+//! member's Coverage in `prefetch`. Each order's codes (and the codes offered
+//! in `ext-billing-options`) are decided by the engine for the line of
+//! business the Coverage maps to, in the setting the order (or its encounter)
+//! gives, on the order's date; the answer is a `systemActions` update of the
+//! order carrying `ext-coverage-information`, and a card where a clinician
+//! must act (not covered, prior authorization needed).
+//!
+//! Requests are read as loose JSON on purpose: real clients send nulls, a
+//! single object where an array belongs, Bundles without `type`, legacy
+//! fields and odd prefetch keys. What cannot be used is answered with a FHIR
+//! OperationOutcome: 400 invalid input, 401 authentication, 412 a Coverage
+//! needed but neither prefetched nor fetchable, 422 a CRD rule broken.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use medpol_core::code::{Code, CodeSystem};
+use medpol_core::determination::{Coverage, Determination, PriorAuth};
+use medpol_core::request::{Request, ServiceLine};
+use medpol_core::Setting;
+use serde_json::{json, Value};
+
+use crate::auth::ClientAuth;
+use crate::cds_coverage::CoverageMap;
+use crate::AppState;
+
+const EXT_COVERAGE_INFO: &str =
+    "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information";
+const EXT_BILLING_OPTIONS: &str =
+    "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-billing-options";
+const CRD_TEMP: &str = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp";
+const POS_SYSTEM: &str =
+    "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set";
+
+/// How the CDS Hooks endpoints authenticate and map coverage.
+pub struct CdsConfig {
+    /// Trusted clients; `None` only in development mode.
+    pub auth: Option<Arc<ClientAuth>>,
+    /// Authentication off: explicit, and warned about at every start.
+    pub insecure_dev_mode: bool,
+    pub coverage_map: CoverageMap,
+    /// The URL clients call us by (`aud` must equal it plus the path);
+    /// default: `http://` + the request's Host.
+    pub public_url: Option<String>,
+}
+
+/// (service id, hook, title)
+const SERVICES: [(&str, &str, &str); 6] = [
+    (
+        "order-sign-crd",
+        "order-sign",
+        "Coverage requirements for orders being signed",
+    ),
+    (
+        "order-select-crd",
+        "order-select",
+        "Coverage requirements for orders being selected",
+    ),
+    (
+        "order-dispatch-crd",
+        "order-dispatch",
+        "Coverage requirements for orders being dispatched",
+    ),
+    (
+        "appointment-book-crd",
+        "appointment-book",
+        "Coverage requirements for appointments being booked",
+    ),
+    (
+        "encounter-start-crd",
+        "encounter-start",
+        "Coverage requirements at the start of an encounter",
+    ),
+    (
+        "encounter-discharge-crd",
+        "encounter-discharge",
+        "Coverage requirements at discharge",
+    ),
+];
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/cds-services", get(discovery))
+        .route("/cds-services/{id}", post(call))
+        .route("/cds-services/{id}/feedback", post(feedback))
+}
+
+/// A FHIR OperationOutcome error response.
+fn outcome(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let message = message.into();
+    let body = json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{ "severity": "error", "code": code, "diagnostics": message }]
+    });
+    let mut res = (status, Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+    }
+    res
+}
+
+async fn discovery() -> Json<Value> {
+    let services: Vec<Value> = SERVICES
+        .iter()
+        .map(|(id, hook, title)| {
+            let mut prefetch = serde_json::Map::new();
+            prefetch.insert("patient".into(), json!("Patient/{{context.patientId}}"));
+            prefetch.insert("coverage".into(), json!("Coverage?patient={{context.patientId}}&status=active"));
+            match *hook {
+                "order-sign" | "order-select" => {
+                    prefetch.insert("encounter".into(), json!("Encounter/{{context.encounterId}}"));
+                }
+                "order-dispatch" => {
+                    prefetch.insert("serviceRequests".into(), json!("ServiceRequest?_id={{context.dispatchedOrders.ofType(ServiceRequest).id}}"));
+                    prefetch.insert("deviceRequests".into(), json!("DeviceRequest?_id={{context.dispatchedOrders.ofType(DeviceRequest).id}}"));
+                    prefetch.insert("medicationRequests".into(), json!("MedicationRequest?_id={{context.dispatchedOrders.ofType(MedicationRequest).id}}"));
+                }
+                "appointment-book" => {
+                    prefetch.insert("serviceRequests".into(), json!("ServiceRequest?_id={{context.appointments.entry.resource.basedOn.resolve().ofType(ServiceRequest).id}}"));
+                }
+                _ => {
+                    prefetch.insert("encounter".into(), json!("Encounter/{{context.encounterId}}"));
+                }
+            }
+            json!({
+                "hook": hook,
+                "id": id,
+                "title": title,
+                "description": "Indicates whether the ordered service is covered and whether prior authorization is needed, citing the medical policy behind the answer (Da Vinci CRD 2.2).",
+                "prefetch": prefetch,
+                "extension": { "davinci-crd.supportedVersions": ["2.2"] }
+            })
+        })
+        .collect();
+    Json(json!({ "services": services }))
+}
+
+/// The URL the client called, as `aud` must name it.
+fn audience(state: &AppState, headers: &HeaderMap, path: &str) -> String {
+    match &state.cds.public_url {
+        Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}{path}")
+        }
+    }
+}
+
+/// Checks the client's JWT; returns the client (`iss`) for the records.
+async fn authenticate(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<String, Response> {
+    if state.cds.insecure_dev_mode {
+        return Ok("insecure-dev-mode".into());
+    }
+    let Some(auth) = state.cds.auth.clone() else {
+        return Err(outcome(
+            StatusCode::UNAUTHORIZED,
+            "security",
+            "no trusted CDS clients are configured (--cds-clients FILE)",
+        ));
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::to_string);
+    let Some(token) = token else {
+        return Err(outcome(
+            StatusCode::UNAUTHORIZED,
+            "security",
+            "a bearer JWT is required (CDS Hooks client authentication)",
+        ));
+    };
+    let aud = audience(state, headers, path);
+    // Verification may fetch a JWKS over the network.
+    let verified =
+        tokio::task::spawn_blocking(move || auth.verify(&token, &aud, SystemTime::now()))
+            .await
+            .map_err(|_| {
+                outcome(
+                    StatusCode::UNAUTHORIZED,
+                    "security",
+                    "the token could not be verified",
+                )
+            })?;
+    match verified {
+        Ok(claims) => Ok(claims.iss),
+        Err(e) => {
+            tracing::warn!(error = %e, "CDS client authentication failed");
+            Err(outcome(StatusCode::UNAUTHORIZED, "security", e.to_string()))
+        }
+    }
+}
+
+async fn feedback(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let client = match authenticate(&state, &headers, uri.path()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if !SERVICES.iter().any(|(sid, _, _)| *sid == id) {
+        return outcome(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no CDS service `{id}`"),
+        );
+    }
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return outcome(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("the feedback is not JSON: {e}"),
+            )
+        }
+    };
+    if !value["feedback"].is_array() && !value["feedback"].is_object() {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "expected an object with a `feedback` array",
+        );
+    }
+    match state.store.insert_feedback(&id, &client, &value).await {
+        Ok(()) => Json(json!({})).into_response(),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "feedback not stored");
+            outcome(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "transient",
+                "the feedback could not be stored; retry",
+            )
+        }
+    }
+}
+
+// ---- Reading loose FHIR JSON ----
+
+/// A value as a list: arrays as they are, one object as a list of one, null as none.
+fn list(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().filter(|x| !x.is_null()).collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+/// The resources a value holds: a Bundle's entries (with or without `type`),
+/// a list of resources or Bundles, or one resource.
+fn resources(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().flat_map(resources).collect(),
+        Value::Object(o) => {
+            if o.get("resourceType").and_then(Value::as_str) == Some("Bundle")
+                || (o.get("resourceType").is_none() && o.contains_key("entry"))
+            {
+                list(&v["entry"])
+                    .into_iter()
+                    .flat_map(|e| resources(&e["resource"]))
+                    .collect()
+            } else if o.contains_key("resourceType") {
+                vec![v]
+            } else {
+                Vec::new()
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn reference_of(r: &Value) -> String {
+    format!("{}/{}", text(&r["resourceType"]), text(&r["id"]))
+}
+
+/// Whether a reference (`Type/id`, possibly absolute) names this resource.
+fn names(reference: &str, r: &Value) -> bool {
+    let want = reference_of(r);
+    reference == want || reference.ends_with(&format!("/{want}"))
+}
+
+fn code_system(uri: &str) -> Option<CodeSystem> {
+    match uri.trim_end_matches('/') {
+        "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+        | "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+        | "https://bluebutton.cms.gov/resources/codesystem/hcpcs" => Some(CodeSystem::Hcpcs),
+        "http://www.ama-assn.org/go/cpt" => Some(CodeSystem::Cpt),
+        "http://hl7.org/fhir/sid/icd-10-cm" => Some(CodeSystem::Icd10cm),
+        "http://www.cms.gov/Medicare/Coding/ICD10" => Some(CodeSystem::Icd10pcs),
+        _ => None,
+    }
+}
+
+/// An order (or appointment, or encounter) and what deciding it needs.
+struct Order<'a> {
+    resource: &'a Value,
+    codes: Vec<Code>,
+    /// Codings present but not decidable, e.g. `http://snomed.info/sct|726551006`.
+    other_codings: Vec<String>,
+    diagnoses: Vec<Code>,
+    setting: Option<Setting>,
+    date: NaiveDate,
+}
+
+fn add_codings(cc: &Value, codes: &mut Vec<Code>, other: &mut Vec<String>) {
+    let mut codings: Vec<&Value> = list(&cc["coding"]);
+    // Codes the client offers to bill instead (CRD ext-billing-options).
+    for ext in list(&cc["extension"]) {
+        if text(&ext["url"]) == EXT_BILLING_OPTIONS {
+            codings.extend(list(&ext["valueCodeableConcept"]["coding"]));
+        }
+    }
+    for c in codings {
+        let (system, code) = (text(&c["system"]), text(&c["code"]));
+        match code_system(system)
+            .filter(|s| s.is_procedure())
+            .map(|s| Code::parse(s, code))
+        {
+            Some(Ok(parsed)) if !codes.contains(&parsed) => codes.push(parsed),
+            Some(Ok(_)) => {}
+            _ if !code.is_empty() => other.push(format!("{system}|{code}")),
+            _ => {}
+        }
+    }
+}
+
+fn date_of(s: &str) -> Option<NaiveDate> {
+    s.get(..10)
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+}
+
+fn encounter_setting(encounter: &Value) -> Option<Setting> {
+    // R4 Encounter.class is a Coding; tolerate a CodeableConcept or a list.
+    let codings: Vec<&Value> = list(&encounter["class"])
+        .into_iter()
+        .flat_map(|c| {
+            if c["coding"].is_null() {
+                vec![c]
+            } else {
+                list(&c["coding"])
+            }
+        })
+        .collect();
+    codings.iter().find_map(|c| match text(&c["code"]) {
+        "IMP" | "ACUTE" | "NONAC" => Some(Setting::Inpatient),
+        "AMB" | "EMER" | "HH" | "VR" | "FLD" | "OBSENC" | "SS" | "PRENC" => {
+            Some(Setting::Outpatient)
+        }
+        _ => None,
+    })
+}
+
+fn order_setting(r: &Value, encounter: Option<&Value>) -> Option<Setting> {
+    for cc in list(&r["locationCode"]) {
+        for c in list(&cc["coding"]) {
+            let code = text(&c["code"]);
+            if text(&c["system"]) == POS_SYSTEM
+                || (code.len() == 2 && code.bytes().all(|b| b.is_ascii_digit()))
+            {
+                if let Ok(s) = Setting::from_place_of_service(code) {
+                    return Some(s);
+                }
+            }
+        }
+    }
+    for cc in list(&r["category"]) {
+        for c in list(&cc["coding"]) {
+            if let Ok(s) = text(&c["code"]).parse::<Setting>() {
+                if !text(&c["code"]).bytes().all(|b| b.is_ascii_digit()) {
+                    return Some(s);
+                }
+            }
+        }
+    }
+    if text(&r["resourceType"]) == "Encounter" {
+        return encounter_setting(r);
+    }
+    encounter.and_then(encounter_setting)
+}
+
+fn order_of<'a>(
+    r: &'a Value,
+    encounter: Option<&Value>,
+    related: &[&Value],
+    today: NaiveDate,
+) -> Order<'a> {
+    let mut codes = Vec::new();
+    let mut other = Vec::new();
+    let cc_fields: &[&str] = match text(&r["resourceType"]) {
+        "ServiceRequest" => &["code"],
+        "DeviceRequest" => &["codeCodeableConcept"],
+        "MedicationRequest" => &["medicationCodeableConcept"],
+        "Appointment" => &["serviceType", "appointmentType"],
+        "Encounter" => &["type"],
+        "CommunicationRequest" => &["category"],
+        _ => &[],
+    };
+    for f in cc_fields {
+        for cc in list(&r[*f]) {
+            add_codings(cc, &mut codes, &mut other);
+        }
+    }
+    match text(&r["resourceType"]) {
+        "NutritionOrder" => {
+            for cc in list(&r["oralDiet"]["type"]) {
+                add_codings(cc, &mut codes, &mut other);
+            }
+            add_codings(
+                &r["enteralFormula"]["baseFormulaType"],
+                &mut codes,
+                &mut other,
+            );
+            for s in list(&r["supplement"]) {
+                add_codings(&s["type"], &mut codes, &mut other);
+            }
+        }
+        "VisionPrescription" => {
+            for l in list(&r["lensSpecification"]) {
+                add_codings(&l["product"], &mut codes, &mut other);
+            }
+        }
+        "Appointment" => {
+            // An appointment for an order: that order's codes count too.
+            for based in list(&r["basedOn"]) {
+                let reference = text(&based["reference"]);
+                if let Some(order) = related.iter().find(|o| names(reference, o)) {
+                    for f in ["code", "codeCodeableConcept"] {
+                        add_codings(&order[f], &mut codes, &mut other);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    let mut diagnoses = Vec::new();
+    for cc in list(&r["reasonCode"]) {
+        for c in list(&cc["coding"]) {
+            if code_system(text(&c["system"])) == Some(CodeSystem::Icd10cm) {
+                if let Ok(d) = Code::parse(CodeSystem::Icd10cm, text(&c["code"])) {
+                    diagnoses.push(d);
+                }
+            }
+        }
+    }
+    let date = [
+        &r["occurrenceDateTime"],
+        &r["occurrencePeriod"]["start"],
+        &r["occurrenceTiming"]["event"][0],
+        &r["dispenseRequest"]["validityPeriod"]["start"],
+        &r["start"],
+        &r["period"]["start"],
+        &r["dateTime"],
+        &r["dateWritten"],
+        &r["authoredOn"],
+    ]
+    .into_iter()
+    .find_map(|v| date_of(text(v)))
+    .unwrap_or(today);
+    Order {
+        resource: r,
+        codes,
+        other_codings: other,
+        diagnoses,
+        setting: order_setting(r, encounter),
+        date,
+    }
+}
+
+/// What one order was decided as, in CRD terms.
+struct Assertion {
+    covered: &'static str,
+    pa_needed: Option<&'static str>,
+    info_needed: Option<&'static str>,
+    reasons: Vec<String>,
+    policy_links: Vec<(String, String)>,
+    assertion_id: String,
+    card: Option<(&'static str, String, String)>,
+}
+
+fn covered_code(c: Coverage) -> &'static str {
+    match c {
+        Coverage::Covered => "covered",
+        Coverage::NotCovered => "not-covered",
+        Coverage::Conditional => "conditional",
+        Coverage::NoPolicy => "indeterminate",
+    }
+}
+
+fn pa_code(p: PriorAuth) -> Option<&'static str> {
+    match p {
+        PriorAuth::AuthNeeded => Some("auth-needed"),
+        PriorAuth::NoAuth => Some("no-auth"),
+        PriorAuth::Conditional => Some("conditional"),
+        PriorAuth::NotApplicable => None,
+    }
+}
+
+fn codes_text(codes: &[Code]) -> String {
+    codes
+        .iter()
+        .map(|c| format!("{} {}", c.system().label(), c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The human-readable reason: what the policy says, and which policy.
+fn reason_text(d: &Determination<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in &d.lines {
+        if line.policies.is_empty() {
+            continue;
+        }
+        let policies: Vec<String> = line
+            .policies
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} medical policy {} \"{}\", version {}",
+                    p.payer.to_uppercase(),
+                    p.number,
+                    p.title,
+                    p.version
+                )
+            })
+            .collect();
+        let quote: Vec<&str> = line.citations.iter().map(|c| c.text).collect();
+        let mut s = format!(
+            "{} {}: {}{}; prior authorization {}. {} Per {}.",
+            line.code.system().label(),
+            line.code.as_str(),
+            line.coverage.id(),
+            if line.reasons.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    line.reasons
+                        .iter()
+                        .map(|r| r.id())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            line.prior_auth.id(),
+            quote.join(" "),
+            policies.join("; ")
+        );
+        s = s.replace("  ", " ");
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn cds_error_unavailable() -> Response {
+    outcome(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "transient",
+        "the decision could not be recorded; retry",
+    )
+}
+
+/// Fetches the member's active Coverage from the EHR's FHIR server, with the
+/// access token the EHR granted us (`fhirAuthorization`).
+async fn fetch_coverage(request: &Value) -> Option<Value> {
+    let server = request["fhirServer"]
+        .as_str()?
+        .trim_end_matches('/')
+        .to_string();
+    let patient = request["context"]["patientId"].as_str()?.to_string();
+    let token = request["fhirAuthorization"]["access_token"]
+        .as_str()
+        .map(str::to_string);
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        return None;
+    }
+    tokio::task::spawn_blocking(move || {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(3))
+            .build();
+        let mut req = agent
+            .get(&format!("{server}/Coverage"))
+            .query("patient", &patient)
+            .query("status", "active")
+            .set("accept", "application/fhir+json");
+        if let Some(t) = token {
+            req = req.set("authorization", &format!("Bearer {t}"));
+        }
+        let body: Value = req.call().ok()?.into_json().ok()?;
+        resources(&body)
+            .into_iter()
+            .find(|r| text(&r["resourceType"]) == "Coverage")
+            .cloned()
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+async fn call(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = authenticate(&state, &headers, uri.path()).await {
+        return r;
+    }
+    let Some((_, hook, _)) = SERVICES.iter().find(|(sid, _, _)| *sid == id) else {
+        return outcome(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no CDS service `{id}`; see GET /cds-services"),
+        );
+    };
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return outcome(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("the request is not JSON: {e}"),
+            )
+        }
+    };
+    if !request.is_object() {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "the request must be a JSON object",
+        );
+    }
+    if text(&request["hook"]) != *hook {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!(
+                "`hook` is `{}` but service `{id}` is for `{hook}`",
+                text(&request["hook"])
+            ),
+        );
+    }
+    if request["hookInstance"].as_str().is_none_or(str::is_empty) {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "required",
+            "`hookInstance` is required",
+        );
+    }
+    let context = &request["context"];
+    if !context.is_object() {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "required",
+            "`context` (an object) is required",
+        );
+    }
+    let version = text(&request["extension"]["davinci-crd.requestedVersion"]);
+    if !version.is_empty() && !version.starts_with("2.") {
+        return outcome(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "business-rule",
+            format!("CRD version {version} is not supported; supported: 2.2"),
+        );
+    }
+    let coverage_info_wanted =
+        request["extension"]["davinci-crd.configuration"]["coverage-info"].as_bool() != Some(false);
+
+    // Everything prefetched, whatever the keys are called.
+    let prefetched: Vec<&Value> = match &request["prefetch"] {
+        Value::Object(m) => m.values().flat_map(resources).collect(),
+        other => resources(other),
+    };
+    let encounter_id = text(&context["encounterId"]);
+    let encounter = prefetched
+        .iter()
+        .copied()
+        .filter(|r| text(&r["resourceType"]) == "Encounter")
+        .find(|r| encounter_id.is_empty() || text(&r["id"]) == encounter_id)
+        .or_else(|| {
+            prefetched
+                .iter()
+                .copied()
+                .find(|r| text(&r["resourceType"]) == "Encounter")
+        });
+
+    // The orders this hook is about.
+    let context_resources: Vec<&Value> = ["draftOrders", "appointments", "orders"]
+        .iter()
+        .flat_map(|k| resources(&context[*k]))
+        .collect();
+    let mut targets: Vec<&Value> = match *hook {
+        "order-sign" | "order-select" => {
+            if context["draftOrders"].is_null() {
+                return outcome(
+                    StatusCode::BAD_REQUEST,
+                    "required",
+                    format!("`context.draftOrders` is required for {hook}"),
+                );
+            }
+            let drafts = resources(&context["draftOrders"]);
+            let selections: Vec<&str> = list(&context["selections"])
+                .into_iter()
+                .filter_map(Value::as_str)
+                .collect();
+            if *hook == "order-select" && !selections.is_empty() {
+                for s in &selections {
+                    if !drafts.iter().any(|d| names(s, d)) {
+                        return outcome(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "business-rule",
+                            format!("selection `{s}` is not among the draftOrders"),
+                        );
+                    }
+                }
+                drafts
+                    .into_iter()
+                    .filter(|d| selections.iter().any(|s| names(s, d)))
+                    .collect()
+            } else {
+                drafts
+            }
+        }
+        "order-dispatch" => {
+            let mut refs: Vec<&str> = list(&context["dispatchedOrders"])
+                .into_iter()
+                .filter_map(Value::as_str)
+                .collect();
+            refs.extend(
+                list(&context["order"])
+                    .into_iter()
+                    .filter_map(Value::as_str),
+            );
+            refs.iter()
+                .filter_map(|r| {
+                    prefetched
+                        .iter()
+                        .chain(context_resources.iter())
+                        .copied()
+                        .find(|x| names(r, x))
+                })
+                .collect()
+        }
+        "appointment-book" => {
+            if context["appointments"].is_null() {
+                return outcome(
+                    StatusCode::BAD_REQUEST,
+                    "required",
+                    "`context.appointments` is required for appointment-book",
+                );
+            }
+            resources(&context["appointments"])
+        }
+        _ => encounter.into_iter().collect(),
+    };
+    targets.retain(|r| {
+        matches!(
+            text(&r["resourceType"]),
+            "ServiceRequest"
+                | "DeviceRequest"
+                | "MedicationRequest"
+                | "NutritionOrder"
+                | "CommunicationRequest"
+                | "VisionPrescription"
+                | "Appointment"
+                | "Encounter"
+        )
+    });
+
+    let today = chrono::Utc::now().date_naive();
+    let current = state.current();
+    let engine = &current.engine;
+    let related: Vec<&Value> = prefetched
+        .iter()
+        .chain(context_resources.iter())
+        .copied()
+        .collect();
+    let orders: Vec<Order> = targets
+        .into_iter()
+        .map(|r| order_of(r, encounter, &related, today))
+        .collect();
+    if orders.is_empty() {
+        return Json(json!({ "cards": [] })).into_response();
+    }
+
+    // The Coverage is needed as soon as one order has a code some policy governs.
+    let governed = |c: &Code| !engine.policies_for_code(c).is_empty();
+    let mut coverage = prefetched
+        .iter()
+        .copied()
+        .filter(|r| text(&r["resourceType"]) == "Coverage")
+        .max_by_key(|r| text(&r["status"]) == "active")
+        .cloned();
+    if coverage.is_none() && orders.iter().any(|o| o.codes.iter().any(governed)) {
+        coverage = fetch_coverage(&request).await;
+        if coverage.is_none() {
+            return outcome(
+                StatusCode::PRECONDITION_FAILED,
+                "required",
+                "the member's Coverage is needed to decide these orders: prefetch `coverage` (Coverage?patient={{context.patientId}}&status=active) or grant access to fhirServer",
+            );
+        }
+    }
+    let product = coverage
+        .as_ref()
+        .and_then(|c| state.cds.coverage_map.resolve(c))
+        .and_then(|(payer, product)| engine.resolve_product(Some(payer), product).ok());
+    let payer_name = product
+        .map(|p| engine.product_ids(p).0.to_uppercase())
+        .unwrap_or_else(|| "the payer".to_string());
+    let base = audience(&state, &headers, "");
+
+    let mut actions = Vec::new();
+    let mut cards = Vec::new();
+    for order in &orders {
+        let assertion = match decide_order(
+            &state,
+            engine,
+            product,
+            &payer_name,
+            order,
+            &base,
+            coverage.is_some(),
+        )
+        .await
+        {
+            Ok(a) => a,
+            Err(r) => return r,
+        };
+        let Some(assertion) = assertion else { continue };
+        if let Some((indicator, summary, detail)) = &assertion.card {
+            let links: Vec<Value> = assertion
+                .policy_links
+                .iter()
+                .map(|(label, url)| json!({ "label": label, "url": url, "type": "absolute" }))
+                .collect();
+            cards.push(json!({
+                "uuid": uuid::Uuid::new_v4().to_string(),
+                "summary": summary,
+                "indicator": indicator,
+                "detail": detail,
+                "source": {
+                    "label": format!("{payer_name} medical policy"),
+                    "topic": { "system": CRD_TEMP, "code": "coverage-info", "display": "Coverage Information" }
+                },
+                "links": links,
+            }));
+        }
+        if let (Some(cov), true) = (&coverage, coverage_info_wanted) {
+            actions.push(system_action(order, cov, &assertion, today));
+        }
+    }
+    let mut response = json!({ "cards": cards });
+    if !actions.is_empty() {
+        response["systemActions"] = Value::Array(actions);
+    }
+    Json(response).into_response()
+}
+
+/// Decides one order: `Ok(None)` when there is nothing to assert.
+async fn decide_order(
+    state: &Arc<AppState>,
+    engine: &medpol_core::Engine,
+    product: Option<medpol_core::ProductRef>,
+    payer_name: &str,
+    order: &Order<'_>,
+    base: &str,
+    have_coverage: bool,
+) -> Result<Option<Assertion>, Response> {
+    let what = format!(
+        "{} {}",
+        text(&order.resource["resourceType"]),
+        text(&order.resource["id"])
+    );
+    if order.codes.is_empty() {
+        if !have_coverage {
+            return Ok(None);
+        }
+        let given = if order.other_codings.is_empty() {
+            "none".to_string()
+        } else {
+            order.other_codings.join(", ")
+        };
+        return Ok(Some(Assertion {
+            covered: "indeterminate",
+            pa_needed: None,
+            info_needed: None,
+            reasons: vec![format!(
+                "{what} carries no HCPCS, CPT or ICD-10-PCS code that {payer_name} medical policies are written in (codes given: {given}); no coverage determination is made."
+            )],
+            policy_links: Vec::new(),
+            assertion_id: format!("none-{}", uuid::Uuid::new_v4()),
+            card: None,
+        }));
+    }
+    let Some(product) = product else {
+        if !have_coverage {
+            return Ok(None);
+        }
+        return Ok(Some(Assertion {
+            covered: "indeterminate",
+            pa_needed: None,
+            info_needed: None,
+            reasons: vec!["The member's Coverage does not map to a line of business this service decides for (coverage-not-found); no coverage determination is made.".into()],
+            policy_links: Vec::new(),
+            assertion_id: format!("none-{}", uuid::Uuid::new_v4()),
+            card: None,
+        }));
+    };
+    let (payer_id, product_id) = engine.product_ids(product);
+    let settings: Vec<Setting> = match order.setting {
+        Some(s) => vec![s],
+        None => vec![Setting::Outpatient, Setting::Inpatient],
+    };
+    let mut decided: Vec<(Setting, Determination)> = Vec::new();
+    let mut ids = Vec::new();
+    for setting in settings {
+        let request = Request {
+            payer: Some(payer_id.to_string()),
+            product: product_id.to_string(),
+            setting,
+            date: order.date,
+            lines: order.codes.iter().map(|c| ServiceLine::new(*c)).collect(),
+            diagnoses: order.diagnoses.clone(),
+        };
+        let Ok(d) = engine.determine(&request) else {
+            continue;
+        };
+        let record = crate::api::decision_record(state, &request, &d, "cds-hooks")
+            .map_err(|_| cds_error_unavailable())?;
+        ids.push(record.id.clone());
+        state.log.record(record).await.map_err(|e| {
+            tracing::error!(error = %e, "CDS decision not recorded");
+            cds_error_unavailable()
+        })?;
+        decided.push((setting, d));
+    }
+    let Some((_, first)) = decided.first() else {
+        return Ok(None);
+    };
+
+    // Lines with a policy decide; codes no policy governs only inform.
+    let governed: Vec<_> = decided
+        .iter()
+        .flat_map(|(_, d)| d.lines.iter().filter(|l| l.coverage != Coverage::NoPolicy))
+        .collect();
+    if governed.is_empty() {
+        return Ok(Some(Assertion {
+            covered: "indeterminate",
+            pa_needed: None,
+            info_needed: None,
+            reasons: vec![format!(
+                "No {payer_name} medical policy in effect on {} governs {}; this is not a coverage decision: the member's benefits apply.",
+                order.date,
+                codes_text(&order.codes)
+            )],
+            policy_links: Vec::new(),
+            assertion_id: ids.join(","),
+            card: None,
+        }));
+    }
+    let coverages: Vec<Coverage> = governed.iter().map(|l| l.coverage).collect();
+    let pas: Vec<PriorAuth> = governed.iter().map(|l| l.prior_auth).collect();
+    let same = |v: &[Coverage]| v.windows(2).all(|w| w[0] == w[1]);
+    let same_pa = |v: &[PriorAuth]| v.windows(2).all(|w| w[0] == w[1]);
+    let mut info_needed = None;
+    let covered = if same(&coverages) {
+        covered_code(coverages[0])
+    } else {
+        info_needed = Some(if order.setting.is_none() {
+            "location"
+        } else {
+            "detail-code"
+        });
+        "conditional"
+    };
+    let mut pa_needed = if covered == "not-covered" {
+        // crd-ci-q2: no pa-needed on a not-covered assertion.
+        None
+    } else if same_pa(&pas) {
+        pa_code(pas[0])
+    } else {
+        info_needed = info_needed.or(Some(if order.setting.is_none() {
+            "location"
+        } else {
+            "detail-code"
+        }));
+        Some("conditional")
+    };
+    if covered == "conditional" && pa_needed.is_none() {
+        pa_needed = Some("conditional");
+    }
+    // crd-ci-q3: info-needed whenever something is conditional.
+    if (covered == "conditional" || pa_needed == Some("conditional")) && info_needed.is_none() {
+        info_needed = Some("OTH");
+    }
+    let mut reasons = reason_text(first);
+    if decided.len() > 1 {
+        reasons.extend(reason_text(&decided[1].1));
+        reasons.push("The order does not say whether it is inpatient or outpatient; the answer for each is given.".into());
+    }
+    let mut links = Vec::new();
+    for l in &governed {
+        for p in &l.policies {
+            let url = format!(
+                "{base}/api/v1/policies/{}/{}?date={}",
+                p.payer, p.number, order.date
+            );
+            if !links.iter().any(|(_, u)| u == &url) {
+                links.push((
+                    format!(
+                        "{} medical policy {}: {}",
+                        p.payer.to_uppercase(),
+                        p.number,
+                        p.title
+                    ),
+                    url,
+                ));
+            }
+        }
+    }
+    let card = match (covered, pa_needed) {
+        ("not-covered", _) => Some((
+            "warning",
+            truncate(
+                &format!(
+                    "{} is not covered for this member ({}) per {}",
+                    codes_text(&order.codes),
+                    payer_name,
+                    links.first().map(|l| l.0.as_str()).unwrap_or("policy")
+                ),
+                140,
+            ),
+            reasons.join("\n\n"),
+        )),
+        (_, Some("auth-needed")) => Some((
+            "info",
+            truncate(
+                &format!(
+                    "Prior authorization is required for {} ({})",
+                    codes_text(&order.codes),
+                    payer_name
+                ),
+                140,
+            ),
+            reasons.join("\n\n"),
+        )),
+        _ => None,
+    };
+    Ok(Some(Assertion {
+        covered,
+        pa_needed,
+        info_needed,
+        reasons,
+        policy_links: links,
+        assertion_id: ids.join(","),
+        card,
+    }))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// The order, updated with the coverage-information extension.
+fn system_action(order: &Order<'_>, coverage: &Value, a: &Assertion, today: NaiveDate) -> Value {
+    let mut ext = vec![
+        json!({ "url": "coverage", "valueReference": { "reference": reference_of(coverage) } }),
+        json!({ "url": "covered", "valueCode": a.covered }),
+    ];
+    if let Some(pa) = a.pa_needed {
+        ext.push(json!({ "url": "pa-needed", "valueCode": pa }));
+    }
+    if let Some(info) = a.info_needed {
+        ext.push(json!({ "url": "info-needed", "valueCode": info }));
+    }
+    for c in &order.codes {
+        let system = match c.system() {
+            CodeSystem::Hcpcs => "https://bluebutton.cms.gov/resources/codesystem/hcpcs",
+            CodeSystem::Cpt => "http://www.ama-assn.org/go/cpt",
+            CodeSystem::Icd10pcs => "http://www.cms.gov/Medicare/Coding/ICD10",
+            CodeSystem::Icd10cm => "http://hl7.org/fhir/sid/icd-10-cm",
+        };
+        ext.push(json!({ "url": "billingCode", "valueCoding": { "system": system, "code": c.as_str() } }));
+    }
+    for r in &a.reasons {
+        ext.push(json!({ "url": "reason", "valueCodeableConcept": { "text": r } }));
+    }
+    for (label, url) in &a.policy_links {
+        ext.push(json!({
+            "url": "detail",
+            "extension": [
+                { "url": "category", "valueCode": "cat-other" },
+                { "url": "code", "valueCodeableConcept": { "coding": [{ "system": CRD_TEMP, "code": "policy-link" }] } },
+                { "url": "value", "valueUrl": url },
+                { "url": "qualification", "valueString": label }
+            ]
+        }));
+    }
+    ext.push(json!({ "url": "date", "valueDate": today.to_string() }));
+    ext.push(json!({ "url": "coverage-assertion-id", "valueString": a.assertion_id }));
+    let mut resource = order.resource.clone();
+    let info = json!({ "url": EXT_COVERAGE_INFO, "extension": ext });
+    match resource.get_mut("extension") {
+        Some(Value::Array(list)) => list.push(info),
+        _ => resource["extension"] = json!([info]),
+    }
+    json!({
+        "type": "update",
+        "description": format!("Coverage information for {}", reference_of(order.resource)),
+        "resource": resource,
+    })
+}
+
+#[cfg(test)]
+mod tests;
