@@ -14,7 +14,9 @@ WORK=$(mktemp -d)
 DB=${3:-sqlite://$WORK/medpol.db}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 cargo build --release --quiet
-RUST_LOG=warn target/release/medpol serve --addr 127.0.0.1:0 --database "$DB" >"$WORK/out" 2>"$WORK/err" &
+# CDS Hooks without client authentication: the benchmark measures deciding a
+# hook, not verifying a JWT (each token may be used once).
+RUST_LOG=warn target/release/medpol serve --addr 127.0.0.1:0 --database "$DB" --cds-insecure-dev-mode >"$WORK/out" 2>"$WORK/err" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 100); do grep -q listening "$WORK/out" && break; sleep 0.1; done
@@ -33,6 +35,17 @@ request = function()
   return wrk.format(nil, nil, nil, bodies[(i % #bodies) + 1])
 end
 LUA
+# order-sign with a full prefetch (the CRD guide's example, its order coded M0076).
+python3 - "$WORK" <<'PY'
+import json, sys
+work = sys.argv[1]
+req = json.load(open("../shared/crd-examples/davinci-crd-ig_order-sign_CRDServiceRequest.json"))
+order = req["context"]["draftOrders"]["entry"][0]["resource"]
+order["code"] = {"coding": [{"system": "https://bluebutton.cms.gov/resources/codesystem/hcpcs", "code": "M0076"}]}
+body = json.dumps(req)
+with open(f"{work}/cds.lua", "w") as f:
+    f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ' + json.dumps(body) + '\n')
+PY
 echo "server: $URL ($DB); wrk: 2 threads, $CONNS connections, $DURATION; cores: $(nproc) (shared by server and wrk)"
 summarize() { # label, wrk output
   echo "$2" | awk -v l="$1" '
@@ -43,6 +56,9 @@ summarize() { # label, wrk output
 }
 T=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$URL/healthz")
 D=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/post.lua" "$URL/api/v1/determinations")
+C=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/cds.lua" "$URL/cds-services/order-sign-crd")
 summarize "GET /healthz (trivial)" "$T"
 summarize "POST /api/v1/determinations" "$D"
+summarize "POST order-sign (CDS Hooks)" "$C"
 echo "$T" "$D" | awk '/Requests\/sec/ {r[n++]=$2} END {printf "ratio determinations/trivial: %.0f%%\n", 100*r[1]/r[0]}'
+echo "$T" "$C" | awk '/Requests\/sec/ {r[n++]=$2} END {printf "ratio order-sign/trivial: %.0f%%\n", 100*r[1]/r[0]}'

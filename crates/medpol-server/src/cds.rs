@@ -1112,7 +1112,13 @@ fn system_action(order: &Order<'_>, coverage: &Value, a: &Assertion, today: Naiv
     if let Some(info) = a.info_needed {
         ext.push(json!({ "url": "info-needed", "valueCode": info }));
     }
-    for c in &order.codes {
+    // Billing codes qualify an assertion; an indeterminate one has none to qualify.
+    let billing: &[Code] = if a.covered == "indeterminate" {
+        &[]
+    } else {
+        &order.codes
+    };
+    for c in billing {
         let system = match c.system() {
             CodeSystem::Hcpcs => "https://bluebutton.cms.gov/resources/codesystem/hcpcs",
             CodeSystem::Cpt => "http://www.ama-assn.org/go/cpt",
