@@ -215,8 +215,8 @@ pub struct ScreenArgs {
     /// Where to report bad lines (one per line, with the input line number); default: standard error.
     #[arg(long, value_name = "FILE")]
     pub errors: Option<PathBuf>,
-    /// Stop after this many bad lines (exit 2).
-    #[arg(long, value_name = "N")]
+    /// Stop after this many bad lines (exit 2); at least 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_errors: Option<u64>,
     /// Worker threads; default: one per core.
     #[arg(long, value_name = "N")]

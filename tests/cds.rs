@@ -607,7 +607,8 @@ fn fhir_server(expect_token: &'static str) -> (String, std::thread::JoinHandle<S
         }
         let body = json!({"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {
             "resourceType": "Coverage", "id": "fetched", "status": "active",
-            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "HMO"}]}}}]})
+            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "HMO"}]},
+            "payor": [{"display": "Blue Cross Blue Shield of Massachusetts"}]}}]})
         .to_string();
         let ok = head
             .to_lowercase()

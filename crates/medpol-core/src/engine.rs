@@ -797,8 +797,12 @@ impl Engine {
                 true
             }
         };
+        // Every statement names an indication and none is the request's (or
+        // the request names none): the answer depends on the indication.
+        let indication_unknown =
+            !any_indication_match && !any_general && policy.statements.iter().any(|s| applies(&s));
         let mut coverage: Option<Coverage> = None;
-        let mut mixed = false;
+        let mut mixed = indication_unknown;
         for s in policy.statements.iter().filter(applies).filter(chosen) {
             match coverage {
                 None => coverage = Some(s.coverage),

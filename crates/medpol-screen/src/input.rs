@@ -438,25 +438,25 @@ impl<'a> List<'a> {
 struct JsonLine<'a> {
     #[serde(borrow, default, alias = "claim")]
     claim_id: Option<Scalar<'a>>,
-    #[serde(borrow, default, alias = "line_number")]
+    #[serde(borrow, default, alias = "line_number", alias = "claim_line")]
     line: Option<Scalar<'a>>,
     #[serde(borrow, default)]
     payer: Option<Scalar<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, alias = "line_of_business", alias = "lob")]
     product: Option<Scalar<'a>>,
-    #[serde(borrow, default, alias = "dos")]
+    #[serde(borrow, default, alias = "dos", alias = "service_date")]
     date_of_service: Option<Scalar<'a>>,
     #[serde(borrow, default, alias = "pos")]
     place_of_service: Option<Scalar<'a>>,
     #[serde(borrow, default)]
     setting: Option<Scalar<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, alias = "procedure_code")]
     code: Option<Scalar<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, alias = "system")]
     code_system: Option<Scalar<'a>>,
     #[serde(borrow, default)]
     modifiers: Option<List<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, alias = "diagnosis_codes")]
     diagnoses: Option<List<'a>>,
     #[serde(borrow, default)]
     units: Option<Scalar<'a>>,

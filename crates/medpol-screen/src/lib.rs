@@ -115,15 +115,20 @@ impl<R: Read> Read for Counting<R> {
 enum Batch {
     Csv {
         records: Vec<csv::ByteRecord>,
-        lines: Vec<u64>,
+        /// (first, last) input line of each record: a quoted field may span lines.
+        lines: Vec<(u64, u64)>,
         len: usize,
     },
     Ndjson {
         buf: Vec<u8>,
         ends: Vec<usize>,
-        lines: Vec<u64>,
+        /// (line, line), or (line, 0) for a line longer than [`MAX_NDJSON_LINE`].
+        lines: Vec<(u64, u64)>,
     },
 }
+
+/// Longer NDJSON lines are reported as bad, not held in memory.
+const MAX_NDJSON_LINE: u64 = 1 << 20;
 
 impl Batch {
     fn len(&self) -> usize {
@@ -237,6 +242,16 @@ impl<'e> Ctx<'e, '_> {
                 }
                 Batch::Ndjson { buf, ends, lines } => {
                     let start = if i == 0 { 0 } else { ends[i - 1] };
+                    if lines[i].1 == 0 {
+                        let e = LineError {
+                            field: "json",
+                            message: format!(
+                                "the line is longer than {MAX_NDJSON_LINE} bytes: not a claim line"
+                            ),
+                        };
+                        self.bad(&mut r, (lines[i].0, lines[i].0), None, &e);
+                        continue;
+                    }
                     (lines[i], RawLine::from_json(&buf[start..ends[i]]))
                 }
             };
@@ -302,7 +317,7 @@ impl<'e> Ctx<'e, '_> {
     fn bad(
         &self,
         r: &mut ChunkResult<'e>,
-        input_line: u64,
+        (first, last): (u64, u64),
         claim: Option<(&str, &str)>,
         e: &LineError,
     ) {
@@ -310,11 +325,14 @@ impl<'e> Ctx<'e, '_> {
         let claim = claim
             .map(|(id, line)| format!(" (claim {id} line {line})"))
             .unwrap_or_default();
-        let _ = writeln!(
-            r.errors,
-            "input line {input_line}{claim}: {}: {}",
-            e.field, e.message
-        );
+        // A record over several lines is usually an unclosed quote that has
+        // swallowed the lines after it: say which, so none vanish unnoticed.
+        let place = if last > first {
+            format!("input lines {first}-{last} (one record: a quoted field spans them; an unclosed quote?)")
+        } else {
+            format!("input line {first}")
+        };
+        let _ = writeln!(r.errors, "{place}{claim}: {}: {}", e.field, e.message);
     }
 }
 
@@ -482,7 +500,10 @@ fn read_csv(reader: impl Read, batch_lines: usize, full: &Full, free: &Free) {
             match rdr.read_byte_record(&mut records[*len]) {
                 Ok(true) => {
                     // The header was line 1 and is not part of this reader.
-                    lines.push(records[*len].position().map_or(0, |p| p.line()) + 1);
+                    let first = records[*len].position().map_or(0, |p| p.line()) + 1;
+                    // The reader now stands at the start of the next line.
+                    let last = (rdr.position().line()).max(first);
+                    lines.push((first, last));
                     *len += 1;
                 }
                 Ok(false) => break,
@@ -515,8 +536,34 @@ fn read_ndjson(mut reader: impl BufRead, batch_lines: usize, full: &Full, free: 
         let mut filled = Ok(());
         while ends.len() < batch_lines {
             let start = buf.len();
-            match reader.read_until(b'\n', buf) {
+            match (&mut reader).take(MAX_NDJSON_LINE).read_until(b'\n', buf) {
                 Ok(0) => break,
+                Ok(n) if n as u64 == MAX_NDJSON_LINE && buf.last() != Some(&b'\n') => {
+                    // Too long: skip to the end of the line, keep its number.
+                    line_no += 1;
+                    buf.truncate(start);
+                    let mut sink = Vec::new();
+                    loop {
+                        sink.clear();
+                        match (&mut reader)
+                            .take(MAX_NDJSON_LINE)
+                            .read_until(b'\n', &mut sink)
+                        {
+                            Ok(0) => break,
+                            Ok(_) if sink.last() == Some(&b'\n') => break,
+                            Ok(_) => continue,
+                            Err(e) => {
+                                filled = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                    ends.push(buf.len());
+                    lines.push((line_no, 0));
+                    if filled.is_err() {
+                        break;
+                    }
+                }
                 Ok(_) => {
                     line_no += 1;
                     while buf.len() > start && matches!(buf[buf.len() - 1], b'\n' | b'\r') {
@@ -528,7 +575,7 @@ fn read_ndjson(mut reader: impl BufRead, batch_lines: usize, full: &Full, free: 
                         continue;
                     }
                     ends.push(buf.len());
-                    lines.push(line_no);
+                    lines.push((line_no, line_no));
                 }
                 Err(e) => {
                     filled = Err(e);

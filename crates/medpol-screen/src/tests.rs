@@ -227,3 +227,44 @@ fn parse_only_decides_and_writes_nothing() {
     assert_eq!(out, "");
     assert!(errs.contains("gold"));
 }
+
+#[test]
+fn an_unclosed_quote_is_reported_with_the_lines_it_swallowed() {
+    let input = format!(
+        "{HEADER}C1,1,commercial-ppo,2025-06-01,11,M0076,,,,\n\
+         \"C2,1,commercial-ppo,2025-06-01,11,M0076,,,,\n\
+         C3,1,commercial-ppo,2025-06-01,11,M0076,,,,\n\
+         C4,1,commercial-ppo,2025-06-01,11,M0076,,,,\n"
+    );
+    let (r, _, errs) = run(&input, &Options::default());
+    let s = r.unwrap();
+    assert_eq!((s.decided, s.bad_lines), (1, 1), "{errs}");
+    assert!(
+        errs.starts_with("input lines 3-5 (one record: a quoted field spans them"),
+        "{errs}"
+    );
+}
+
+#[test]
+fn an_overlong_ndjson_line_is_one_bad_line_and_the_next_is_read() {
+    let long = format!(
+        "{{\"claim_id\": \"{}\"}}\n",
+        "x".repeat((MAX_NDJSON_LINE as usize) * 2)
+    );
+    let good = "{\"claim_id\":\"B\",\"line\":1,\"product\":\"commercial-ppo\",\"date_of_service\":\"2025-06-01\",\"setting\":\"outpatient\",\"code\":\"M0076\",\"diagnosis_codes\":\"M54.50\",\"lob\":\"ignored-alias-is-product\"}\n";
+    let input = format!("{long}{good}");
+    let opts = Options {
+        input: InputFormat::Ndjson,
+        ..Options::default()
+    };
+    let (r, out, errs) = run(&input, &opts);
+    let s = r.unwrap();
+    assert_eq!((s.lines_read, s.bad_lines), (2, 2), "{errs}");
+    assert!(
+        errs.starts_with("input line 1: json: the line is longer than"),
+        "{errs}"
+    );
+    // The second line names its product twice (product, lob): refused, not guessed.
+    assert!(errs.contains("input line 2"), "{errs}");
+    assert_eq!(out.lines().count(), 1);
+}

@@ -358,7 +358,7 @@ pub fn decision_record(
         id: uuid::Uuid::new_v4().to_string(),
         decided_at: store::now(),
         source: source.to_string(),
-        request_digest: store::digest(&canonical),
+        request_digest: state.store.request_digest(&canonical),
         payer: d.payer.to_string(),
         product: d.product.to_string(),
         setting: d.setting.id().to_string(),
@@ -716,6 +716,19 @@ pub async fn publish_policy(
         )
         .field("in_force_from"));
     }
+    if let Some(from) = in_force_from {
+        if from < policy.effective {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-policy",
+                format!(
+                    "in_force_from {from} is before the policy's effective date {}",
+                    policy.effective
+                ),
+            )
+            .field("in_force_from"));
+        }
+    }
     let current = state.current();
     let payer = current.engine.catalog().payer(&policy.payer);
     let issues: Vec<String> = medpol_core::validate::validate_policy(&policy, payer)
@@ -839,7 +852,9 @@ pub async fn list_decisions(
     let bound = |v: &Option<String>, field: &str| -> Result<Option<String>, ApiError> {
         match v {
             None => Ok(None),
-            Some(s) if iso_date::parse(s).is_ok() => Ok(Some(format!("{s}T00:00:00.000Z"))),
+            Some(s) if iso_date::parse(s).is_ok() => Ok(iso_date::parse(s)
+                .ok()
+                .map(|d| format!("{d}T00:00:00.000Z"))),
             Some(s) => chrono::DateTime::parse_from_rfc3339(s)
                 .map(|t| {
                     Some(

@@ -499,6 +499,8 @@ fn order_of<'a>(
 
 /// What one order was decided as, in CRD terms.
 struct Assertion {
+    /// The codes the assertion is about (those a policy governs).
+    codes: Vec<Code>,
     covered: &'static str,
     pa_needed: Option<&'static str>,
     info_needed: Option<&'static str>,
@@ -818,12 +820,19 @@ async fn call(
 
     // The Coverage is needed as soon as one order has a code some policy governs.
     let governed = |c: &Code| !engine.policies_for_code(c).is_empty();
-    let mut coverage = prefetched
+    // The member's Coverage: an active one this service maps to a product,
+    // else any active one (answered as not mapped); cancelled ones do not count.
+    let active: Vec<&Value> = prefetched
         .iter()
         .copied()
         .filter(|r| text(&r["resourceType"]) == "Coverage")
-        .max_by_key(|r| text(&r["status"]) == "active")
-        .cloned();
+        .filter(|r| matches!(text(&r["status"]), "active" | ""))
+        .collect();
+    let mut coverage = active
+        .iter()
+        .find(|c| state.cds.coverage_map.resolve(c).is_some())
+        .or(active.first())
+        .map(|c| (*c).clone());
     if coverage.is_none() && orders.iter().any(|o| o.codes.iter().any(governed)) {
         coverage = fetch_coverage(&request).await;
         if coverage.is_none() {
@@ -915,6 +924,7 @@ async fn decide_order(
             order.other_codings.join(", ")
         };
         return Ok(Some(Assertion {
+            codes: Vec::new(),
             covered: "indeterminate",
             pa_needed: None,
             info_needed: None,
@@ -931,6 +941,7 @@ async fn decide_order(
             return Ok(None);
         }
         return Ok(Some(Assertion {
+            codes: Vec::new(),
             covered: "indeterminate",
             pa_needed: None,
             info_needed: None,
@@ -979,6 +990,7 @@ async fn decide_order(
         .collect();
     if governed.is_empty() {
         return Ok(Some(Assertion {
+            codes: Vec::new(),
             covered: "indeterminate",
             pa_needed: None,
             info_needed: None,
@@ -991,6 +1003,13 @@ async fn decide_order(
             assertion_id: ids.join(","),
             card: None,
         }));
+    }
+    // Only codes a policy governs are named: never an assertion about the others.
+    let mut governed_codes: Vec<Code> = Vec::new();
+    for l in &governed {
+        if !governed_codes.contains(&l.code) {
+            governed_codes.push(l.code);
+        }
     }
     let coverages: Vec<Coverage> = governed.iter().map(|l| l.coverage).collect();
     let pas: Vec<PriorAuth> = governed.iter().map(|l| l.prior_auth).collect();
@@ -1058,7 +1077,7 @@ async fn decide_order(
             truncate(
                 &format!(
                     "{} is not covered for this member ({}) per {}",
-                    codes_text(&order.codes),
+                    codes_text(&governed_codes),
                     payer_name,
                     links.first().map(|l| l.0.as_str()).unwrap_or("policy")
                 ),
@@ -1071,7 +1090,7 @@ async fn decide_order(
             truncate(
                 &format!(
                     "Prior authorization is required for {} ({})",
-                    codes_text(&order.codes),
+                    codes_text(&governed_codes),
                     payer_name
                 ),
                 140,
@@ -1081,6 +1100,7 @@ async fn decide_order(
         _ => None,
     };
     Ok(Some(Assertion {
+        codes: governed_codes.clone(),
         covered,
         pa_needed,
         info_needed,
@@ -1116,7 +1136,7 @@ fn system_action(order: &Order<'_>, coverage: &Value, a: &Assertion, today: Naiv
     let billing: &[Code] = if a.covered == "indeterminate" {
         &[]
     } else {
-        &order.codes
+        &a.codes
     };
     for c in billing {
         let system = match c.system() {

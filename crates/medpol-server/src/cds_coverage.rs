@@ -137,7 +137,10 @@ mod tests {
     #[test]
     fn the_default_rules_map_plan_types() {
         let map = CoverageMap::parse(DEFAULT_RULES).unwrap();
-        let cov = |system: &str, code: &str| json!({"resourceType": "Coverage", "type": {"coding": [{"system": system, "code": code}]}});
+        let cov = |system: &str, code: &str| {
+            json!({"resourceType": "Coverage", "type": {"coding": [{"system": system, "code": code}]},
+                   "payor": [{"display": "Blue Cross Blue Shield of Massachusetts"}]})
+        };
         let act = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
         assert_eq!(
             map.resolve(&cov(act, "PPO")),
@@ -152,10 +155,14 @@ mod tests {
             Some(("bcbsma", "medicare-hmo-blue"))
         );
         assert_eq!(map.resolve(&cov(act, "EHCPOL")), None);
-        let plan = json!({"class": [{"type": {"coding": [{"code": "plan"}]}, "value": "MPB", "name": "Medicare PPO Blue"}]});
+        let plan = json!({"class": [{"type": {"coding": [{"code": "plan"}]}, "value": "MPB", "name": "Medicare PPO Blue"}],
+                          "payor": [{"reference": "Organization/bcbsma"}]});
         assert_eq!(map.resolve(&plan), Some(("bcbsma", "medicare-ppo-blue")));
         // A single object where an array belongs, and nulls, are tolerated.
-        let odd = json!({"type": {"coding": {"system": act, "code": "POS"}}, "class": null});
+        let odd = json!({"type": {"coding": {"system": act, "code": "POS"}}, "class": null, "payor": {"display": "BCBSMA"}});
         assert_eq!(map.resolve(&odd), Some(("bcbsma", "commercial-pos")));
+        // Another payer's PPO is not a BCBSMA product.
+        let other = json!({"type": {"coding": [{"system": act, "code": "PPO"}]}, "payor": [{"display": "Acme Health Plan"}]});
+        assert_eq!(map.resolve(&other), None);
     }
 }

@@ -79,7 +79,8 @@ impl Default for Config {
 pub struct Current {
     pub engine: Engine,
     pub revisions: Vec<Revision>,
-    pub seq: i64,
+    /// The store's published state this catalogue was loaded at.
+    pub seq: (i64, i64),
 }
 
 pub struct AppState {
@@ -107,19 +108,19 @@ impl AppState {
     /// Reloads the catalogue from the store if anything was published since
     /// the last load (or always, with `force`).
     pub async fn refresh(&self, force: bool) -> anyhow::Result<bool> {
-        let seq = self.store.latest_seq().await?;
+        let seq = self.store.published_state().await?;
         if !force && seq == self.current().seq {
             return Ok(false);
         }
         let current = load_current(&self.store, seq).await?;
         let policies = current.engine.catalog().policies.len();
         self.set(current);
-        tracing::info!(seq, policies, "policy catalogue loaded");
+        tracing::info!(revisions = seq.0, policies, "policy catalogue loaded");
         Ok(true)
     }
 }
 
-async fn load_current(store: &Store, seq: i64) -> anyhow::Result<Current> {
+async fn load_current(store: &Store, seq: (i64, i64)) -> anyhow::Result<Current> {
     let payers = store.payers().await?;
     let revisions = store.revisions().await?;
     let (catalog, revisions) = store::compose(payers, &revisions);
@@ -161,7 +162,7 @@ pub async fn serve(
     let store = Store::open(&config.database).await?;
     let added = store.sync(&files, "policy-files").await?;
     tracing::info!(database = %config.database, added, "store ready");
-    let seq = store.latest_seq().await?;
+    let seq = store.published_state().await?;
     let current = load_current(&store, seq).await?;
     let (log, writer) = DecisionLog::start(store.clone(), config.log_capacity);
     let state = Arc::new(AppState {

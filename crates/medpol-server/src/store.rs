@@ -23,6 +23,9 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     pub backend: Backend,
+    /// The key of request digests, kept in the database so digests stay
+    /// comparable across restarts and replicas.
+    digest_key: String,
 }
 
 /// One stored revision, as the catalogue is composed from it.
@@ -141,7 +144,37 @@ impl Store {
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await,
         }
         .context("migrating the database")?;
-        Ok(Store { pool, backend })
+        // The first replica to start creates the key; the others read it.
+        let candidate = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        sqlx::query("INSERT INTO service_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind("request-digest")
+            .bind(candidate)
+            .execute(&pool)
+            .await?;
+        let digest_key: String = sqlx::query("SELECT value FROM service_secrets WHERE name = $1")
+            .bind("request-digest")
+            .fetch_one(&pool)
+            .await?
+            .try_get(0)?;
+        Ok(Store {
+            pool,
+            backend,
+            digest_key,
+        })
+    }
+
+    /// A keyed SHA-256 of a request: identifies the request decided (whoever
+    /// holds the request and the database can check it) but cannot be
+    /// reversed by hashing guesses (e.g. each possible diagnosis) without the key.
+    pub fn request_digest(&self, canonical: &[u8]) -> String {
+        let mut h = Sha256::new();
+        h.update(self.digest_key.as_bytes());
+        h.update(canonical);
+        format!("{:x}", h.finalize())
     }
 
     pub async fn ping(&self) -> bool {
@@ -276,12 +309,15 @@ impl Store {
         )
     }
 
-    /// The highest revision sequence number: it changes whenever anything is published.
-    pub async fn latest_seq(&self) -> anyhow::Result<i64> {
-        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM policy_revisions")
+    /// What has been published, as (number of revisions, highest sequence
+    /// number): it changes whenever anything is published. The count matters:
+    /// sequence numbers are handed out at insert, not at commit, so a revision
+    /// can commit after one with a higher number and leave the maximum as it was.
+    pub async fn published_state(&self) -> anyhow::Result<(i64, i64)> {
+        let row = sqlx::query("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM policy_revisions")
             .fetch_one(&self.pool)
             .await?;
-        Ok(row.try_get::<i64, _>(0)?)
+        Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?))
     }
 
     pub async fn payers(&self) -> anyhow::Result<Vec<Payer>> {

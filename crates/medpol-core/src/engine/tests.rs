@@ -451,3 +451,40 @@ fn compile_rejects_unknown_products_and_bad_codes() {
     });
     assert!(matches!(dup, Err(CompileError::DuplicatePolicy { .. })));
 }
+
+#[test]
+fn a_statement_for_one_indication_does_not_decide_others() {
+    let mut p = policy(
+        "5",
+        &["J7321"],
+        vec![statement(
+            "knee",
+            &["all"],
+            CoverageStatus::Covered,
+            &["M17"],
+        )],
+    );
+    p.code_lists[0].status = None;
+    let e = engine(vec![p]);
+    let decide = |dx: &[&str]| {
+        let d = e
+            .determine(&request(
+                "ppo",
+                Setting::Outpatient,
+                date(2025, 6, 1),
+                "J7321",
+                dx,
+            ))
+            .unwrap();
+        (d.lines[0].coverage, d.lines[0].reasons.clone())
+    };
+    assert_eq!(decide(&["M17.11"]), (Coverage::Covered, vec![]));
+    assert_eq!(
+        decide(&["M54.50"]),
+        (Coverage::Conditional, vec![Reason::DependsOnIndication])
+    );
+    assert_eq!(
+        decide(&[]),
+        (Coverage::Conditional, vec![Reason::DependsOnIndication])
+    );
+}

@@ -48,7 +48,9 @@ enum Section {
 /// A heading line and the section it opens (with its printed text where the
 /// model keeps it).
 fn section_heading(text: &str, current: Section) -> Option<(Section, Option<&str>)> {
-    if text.contains('\t') {
+    // Headings are short lines without tabs; most lines are neither, and
+    // are rejected before anything is allocated.
+    if text.len() > 160 || text.contains('\t') {
         return None;
     }
     let bare = text.trim_start_matches('#').trim();
@@ -200,44 +202,46 @@ fn keyed(text: &str) -> Option<(String, &str)> {
 /// payer's licensee statement, else the longest payer name a banner line
 /// contains; failing that, the "Information Pertaining to All …" heading.
 pub fn identify_payer(lines: &[Line<'_>], payers: &[(Payer, Labels)]) -> Option<usize> {
-    let mut banner: Vec<&str> = Vec::new();
+    let mut banner: Vec<String> = Vec::new();
     let mut section = Section::Preamble;
-    let mut all_heading = None;
     for l in lines {
-        if let Some((s, text)) = section_heading(l.text, section) {
-            section = s;
-            if s == Section::AllPolicies {
-                all_heading = text;
+        if let Some((s, _)) = section_heading(l.text, section) {
+            if s != Section::Contents {
+                break;
             }
-            continue;
-        }
-        if matches!(section, Section::Preamble | Section::Contents) && !l.is_blank() {
-            banner.push(l.text);
+            section = s;
+        } else if !l.is_blank() {
+            banner.push(fold(l.text));
         }
     }
-    for line in &banner {
-        let folded = fold(line);
-        if let Some(i) = payers.iter().position(|(p, _)| {
+    let licensee = |line: &String| {
+        payers.iter().position(|(p, _)| {
             p.licensee_statement
                 .as_deref()
-                .is_some_and(|s| fold(s) == folded)
-        }) {
-            return Some(i);
-        }
-    }
-    let by_name = |text: &str| {
-        let folded = fold(text);
+                .is_some_and(|s| fold(s) == *line)
+        })
+    };
+    let by_name = |folded: &str| {
         payers
             .iter()
             .enumerate()
-            .filter(|(_, (p, _))| !p.name.is_empty() && contains_words(&folded, &fold(&p.name)))
+            .filter(|(_, (p, _))| contains_words(folded, &fold(&p.name)))
             .max_by_key(|(_, (p, _))| p.name.len())
             .map(|(i, _)| i)
     };
     banner
         .iter()
-        .find_map(|l| by_name(l))
-        .or_else(|| all_heading.and_then(by_name))
+        .find_map(licensee)
+        .or_else(|| banner.iter().find_map(|l| by_name(l)))
+        .or_else(|| {
+            // No banner names a payer: the "Information Pertaining to All …" heading may.
+            let mut section = Section::Preamble;
+            lines.iter().find_map(|l| {
+                let (s, text) = section_heading(l.text, section)?;
+                section = s;
+                (s == Section::AllPolicies).then(|| by_name(&fold(text?)))?
+            })
+        })
 }
 
 /// Whether `needle` occurs in `hay` as whole words.
