@@ -42,6 +42,9 @@ work = sys.argv[1]
 req = json.load(open("../shared/crd-examples/davinci-crd-ig_order-sign_CRDServiceRequest.json"))
 order = req["context"]["draftOrders"]["entry"][0]["resource"]
 order["code"] = {"coding": [{"system": "https://bluebutton.cms.gov/resources/codesystem/hcpcs", "code": "M0076"}]}
+# The example's Coverage names another payer; make it a BCBSMA PPO so the order is decided (and logged).
+for entry in req["prefetch"]["coverage"]["entry"]:
+    entry["resource"]["payor"] = [{"display": "Blue Cross Blue Shield of Massachusetts"}]
 body = json.dumps(req)
 with open(f"{work}/cds.lua", "w") as f:
     f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ' + json.dumps(body) + '\n')
