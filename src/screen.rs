@@ -63,6 +63,25 @@ impl Drop for PendingFile {
     }
 }
 
+/// Standard error, with the progress bar (if any) out of the way while writing.
+struct BarWriter {
+    bar: Option<ProgressBar>,
+}
+
+impl Write for BarWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &self.bar {
+            Some(bar) => bar
+                .suspend(|| io::stderr().write_all(buf))
+                .map(|_| buf.len()),
+            None => io::stderr().write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
 fn input_format(args: &ScreenArgs) -> InputFormat {
     match args.input_format {
         Some(LinesFormat::Csv) => InputFormat::Csv,
@@ -119,20 +138,9 @@ pub fn run_screen(args: ScreenArgs) -> Result<()> {
         .as_deref()
         .map(PendingFile::create)
         .transpose()?;
-    let stderr = io::stderr();
-    let mut stderr_lock;
-    let errors: &mut dyn Write = match errors_file.as_mut() {
-        Some(f) => f,
-        None => {
-            stderr_lock = stderr.lock();
-            &mut stderr_lock
-        }
-    };
-
-    // A progress bar on a terminal only; bad lines going to the terminal too
-    // would tear it, so it is shown only when they go to a file.
-    let show_progress = io::stderr().is_terminal() && (args.errors.is_some());
-    let bar = if show_progress {
+    // A progress bar when standard error is a terminal; bad lines printed
+    // there too are written with the bar suspended, so neither tears the other.
+    let bar = if io::stderr().is_terminal() {
         let bar = match size {
             Some(n) => ProgressBar::new(n).with_style(
                 ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta})")
@@ -143,6 +151,11 @@ pub fn run_screen(args: ScreenArgs) -> Result<()> {
         Some(bar)
     } else {
         None
+    };
+    let mut stderr_writer = BarWriter { bar: bar.clone() };
+    let errors: &mut dyn Write = match errors_file.as_mut() {
+        Some(f) => f,
+        None => &mut stderr_writer,
     };
     let started = Instant::now();
     let result = medpol_screen::screen(&engine, reader, out, errors, &opts, &mut |s: &Summary| {

@@ -543,7 +543,7 @@ pub async fn get_policy(
         .enumerate()
         .filter(|(_, p)| p.payer == payer && p.number == number)
         .filter(|(_, p)| date.is_none_or(|d| p.decides_on(d)))
-        .last();
+        .next_back();
     let Some((i, p)) = found else {
         let msg = match date {
             Some(d) => format!("no policy {payer}/{number} in effect on {d}"),

@@ -542,7 +542,9 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 pub fn compose(payers: Vec<Payer>, revisions: &[Revision]) -> (Catalog, Vec<Revision>) {
     use std::collections::BTreeMap;
     // (payer, number) -> [(revision index, from)] in publication order.
-    let mut timelines: BTreeMap<(&str, &str), Vec<(usize, Option<NaiveDate>)>> = BTreeMap::new();
+    // Per policy: (index into `revisions`, first day) in publication order.
+    type Timeline = Vec<(usize, Option<NaiveDate>)>;
+    let mut timelines: BTreeMap<(&str, &str), Timeline> = BTreeMap::new();
     for (i, r) in revisions.iter().enumerate() {
         let line = timelines
             .entry((&r.policy.payer, &r.policy.number))
