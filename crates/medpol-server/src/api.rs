@@ -537,13 +537,9 @@ pub async fn get_policy(
         .as_deref()
         .map(|d| parse_date(d, "date"))
         .transpose()?;
-    let found = catalog
-        .policies
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.payer == payer && p.number == number)
-        .filter(|(_, p)| date.is_none_or(|d| p.decides_on(d)))
-        .next_back();
+    let found = catalog.policies.iter().enumerate().rfind(|(_, p)| {
+        p.payer == payer && p.number == number && date.is_none_or(|d| p.decides_on(d))
+    });
     let Some((i, p)) = found else {
         let msg = match date {
             Some(d) => format!("no policy {payer}/{number} in effect on {d}"),
