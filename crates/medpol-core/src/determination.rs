@@ -114,6 +114,35 @@ pub struct LineDetermination<'e> {
     pub notes: Vec<DeterminationNote<'e>>,
 }
 
+impl<'e> LineDetermination<'e> {
+    /// A line no policy has spoken for yet.
+    pub fn empty(code: Code) -> LineDetermination<'e> {
+        LineDetermination {
+            code,
+            modifiers: Vec::new(),
+            coverage: Coverage::NoPolicy,
+            reasons: Vec::new(),
+            prior_auth: PriorAuth::NotApplicable,
+            policies: Vec::new(),
+            citations: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Back to [`LineDetermination::empty`] for `line`, keeping the vectors' capacity.
+    pub fn reset(&mut self, line: &crate::request::ServiceLine) {
+        self.code = line.code;
+        self.modifiers.clear();
+        self.modifiers.extend_from_slice(&line.modifiers);
+        self.coverage = Coverage::NoPolicy;
+        self.reasons.clear();
+        self.prior_auth = PriorAuth::NotApplicable;
+        self.policies.clear();
+        self.citations.clear();
+        self.notes.clear();
+    }
+}
+
 /// A policy that governed the line, with the version in effect on the date of
 /// service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -695,18 +695,26 @@ impl Engine {
         line: &ServiceLine,
         diagnoses: &[Code],
     ) -> LineDetermination<'_> {
-        let mut out = LineDetermination {
-            code: line.code,
-            modifiers: line.modifiers.clone(),
-            coverage: Coverage::NoPolicy,
-            reasons: Vec::new(),
-            prior_auth: PriorAuth::NotApplicable,
-            policies: Vec::new(),
-            citations: Vec::new(),
-            notes: Vec::new(),
-        };
+        let mut out = LineDetermination::empty(line.code);
+        self.decide_into(product, setting, date, line, diagnoses, &mut out);
+        out
+    }
+
+    /// [`Engine::decide`] into a determination the caller reuses line after
+    /// line, so that deciding a stream allocates nothing once its vectors
+    /// have grown (what batch screening does).
+    pub fn decide_into<'e>(
+        &'e self,
+        product: ProductRef,
+        setting: Setting,
+        date: NaiveDate,
+        line: &ServiceLine,
+        diagnoses: &[Code],
+        out: &mut LineDetermination<'e>,
+    ) {
+        out.reset(line);
         let Some(postings) = self.index.get(product.payer, line.code.key()) else {
-            return out;
+            return;
         };
         let lob = product.lob as usize;
         let ctx = LineContext {
@@ -716,27 +724,22 @@ impl Engine {
             date,
             diagnoses,
         };
-        let mut applied: Vec<u32> = Vec::new();
         let mut prior_auth: Option<PriorAuth> = None;
         for posting in postings {
+            let policy = &self.policies[posting.policy as usize];
+            // A code listed in two of a policy's tables applies the policy once.
+            let applied = out
+                .policies
+                .iter()
+                .any(|p| std::ptr::eq(p.number.as_ptr(), policy.number.as_ptr()));
             if !posting.products.contains(lob)
                 || date < posting.from
                 || posting.until.is_some_and(|u| date >= u)
-                || applied.contains(&posting.policy)
+                || applied
             {
                 continue;
             }
-            if applied.is_empty() {
-                // One policy usually applies: size the answer for it at once.
-                applied.reserve(2);
-                out.policies.reserve(1);
-                out.reasons.reserve(2);
-                out.citations.reserve(3);
-                out.notes.reserve(3);
-            }
-            applied.push(posting.policy);
-            let policy = &self.policies[posting.policy as usize];
-            let pa = self.apply_policy(policy, posting.code_list, &ctx, &mut out);
+            let pa = self.apply_policy(policy, posting.code_list, &ctx, out);
             prior_auth = Some(prior_auth.map_or(pa, |p| p.max(pa)));
         }
         if let Some(pa) = prior_auth {
@@ -744,7 +747,6 @@ impl Engine {
             out.reasons.sort();
             out.reasons.dedup();
         }
-        out
     }
 
     /// Applies one policy to a line; returns its prior-authorization answer.

@@ -14,7 +14,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
-use medpol_core::determination::{Coverage, PriorAuth};
+use medpol_core::determination::{Coverage, LineDetermination, PriorAuth};
 use medpol_core::Engine;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -213,6 +213,7 @@ impl<'e> Ctx<'e, '_> {
         };
         let mut products = ProductCache::default();
         let mut diagnoses: Vec<medpol_core::Code> = Vec::new();
+        let mut scratch: Option<LineDetermination<'e>> = None;
         for i in range {
             if error_budget.is_some_and(|b| r.stats.bad >= b) {
                 break;
@@ -272,13 +273,17 @@ impl<'e> Ctx<'e, '_> {
             if self.opts.parse_only {
                 continue;
             }
-            let d = self.engine.decide(
+            // One determination reused for every line of the chunk.
+            let d = scratch.get_or_insert_with(|| LineDetermination::empty(claim.service.code));
+            self.engine.decide_into(
                 claim.product,
                 claim.setting,
                 claim.date,
                 &claim.service,
                 claim.diagnoses,
+                d,
             );
+            let d = &*d;
             r.stats.decided += 1;
             r.stats.coverage[COVERAGES.iter().position(|c| *c == d.coverage).unwrap_or(0)] += 1;
             r.stats.prior_auth[PRIOR_AUTHS
