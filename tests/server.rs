@@ -483,3 +483,69 @@ fn sigkill_under_load_loses_no_acknowledged_decision() {
     );
     eprintln!("{} decisions and {published} publications acknowledged before SIGKILL; all present after restart", acked.len());
 }
+
+#[test]
+fn a_full_decision_log_answers_503_and_drops_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("medpol.db").display());
+    let s = Server::start(&db, &["--log-capacity", "1"]);
+    let base = s.base.clone();
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let refused = Arc::new(Mutex::new(0usize));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..16 {
+        let (acked, refused, base) = (acked.clone(), refused.clone(), base.clone());
+        workers.push(std::thread::spawn(move || {
+            let a = agent();
+            // Bounded: until the log has pushed back a few times, or 20 s.
+            while *refused.lock().unwrap() < 5 && started.elapsed() < Duration::from_secs(20) {
+                let r = a
+                    .post(&format!("{base}/api/v1/determinations"))
+                    .set("content-type", "application/json")
+                    .send_string(
+                        &request("commercial-ppo", "outpatient", "2025-06-01", "M0076").to_string(),
+                    );
+                match r {
+                    Ok(resp) => {
+                        let v: Value = serde_json::from_str(&resp.into_string().unwrap()).unwrap();
+                        acked
+                            .lock()
+                            .unwrap()
+                            .push(v["decision_id"].as_str().unwrap().to_string());
+                    }
+                    Err(ureq::Error::Status(503, resp)) => {
+                        assert_eq!(resp.header("retry-after"), Some("1"));
+                        let v: Value = serde_json::from_str(&resp.into_string().unwrap()).unwrap();
+                        assert_eq!(v["error"], "log-full", "{v}");
+                        *refused.lock().unwrap() += 1;
+                    }
+                    Err(e) => panic!("unexpected answer: {e}"),
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+    eprintln!(
+        "{} decisions acknowledged, {} refused with 503",
+        acked.lock().unwrap().len(),
+        refused.lock().unwrap()
+    );
+    assert!(*refused.lock().unwrap() > 0, "the log never pushed back");
+    let acked = acked.lock().unwrap().clone();
+    let (_, log) = get_admin(&agent(), &s.url("/api/v1/decisions?limit=10000"));
+    let stored: std::collections::HashSet<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stored.len(),
+        acked.len(),
+        "exactly the acknowledged decisions are recorded"
+    );
+    assert!(acked.iter().all(|id| stored.contains(id.as_str())));
+}
