@@ -488,3 +488,74 @@ fn a_statement_for_one_indication_does_not_decide_others() {
         (Coverage::Conditional, vec![Reason::DependsOnIndication])
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn catalog_engine() -> Engine {
+        let mut mn = policy(
+            "2",
+            &["J7321", "M0076"],
+            vec![
+                statement(
+                    "knee-oa",
+                    &["commercial"],
+                    CoverageStatus::MedicallyNecessary,
+                    &["M17"],
+                ),
+                statement("other", &["all"], CoverageStatus::Investigational, &[]),
+            ],
+        );
+        mn.code_lists[0].status = None;
+        mn.retired = Some(date(2024, 1, 1));
+        engine(vec![
+            policy(
+                "1",
+                &["M0076", "E0100"],
+                vec![statement(
+                    "inv",
+                    &["commercial"],
+                    CoverageStatus::Investigational,
+                    &[],
+                )],
+            ),
+            mn,
+        ])
+    }
+
+    proptest! {
+        /// Whatever is asked: no panic; an answer with a policy cites it and
+        /// the version in effect on the date; an answer without one claims nothing.
+        #[test]
+        fn every_answer_cites_or_claims_nothing(
+            code in prop_oneof![Just("M0076".to_string()), Just("J7321".to_string()), Just("E0100".to_string()), "[A-V][0-9]{4}", "[0-9]{5}"],
+            product in prop_oneof![Just("hmo"), Just("ppo"), Just("ma")],
+            inpatient in any::<bool>(),
+            days in 0i64..9000,
+            dx in proptest::collection::vec("[A-Z][0-9]{2}(\\.[0-9]{1,2})?", 0..3),
+        ) {
+            let e = catalog_engine();
+            let d0 = date(2005, 1, 1) + chrono::Duration::days(days);
+            let setting = if inpatient { Setting::Inpatient } else { Setting::Outpatient };
+            let dx: Vec<&str> = dx.iter().map(String::as_str).collect();
+            let det = e.determine(&request(product, setting, d0, &code, &dx)).unwrap();
+            let line = &det.lines[0];
+            if line.coverage == Coverage::NoPolicy {
+                prop_assert!(line.policies.is_empty() && line.citations.is_empty() && line.reasons.is_empty());
+                prop_assert_eq!(line.prior_auth, PriorAuth::NotApplicable);
+            } else {
+                prop_assert!(!line.policies.is_empty());
+                prop_assert!(!line.citations.is_empty());
+                for p in &line.policies {
+                    prop_assert!(p.effective <= d0);
+                    let cited = line.citations.iter().any(|c| c.policy.ends_with(&format!("/{}", p.number)));
+                    prop_assert!(cited);
+                }
+                if line.coverage == Coverage::NotCovered {
+                    prop_assert!(!line.reasons.is_empty());
+                }
+            }
+        }
+    }
+}
