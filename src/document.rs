@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use medpol_core::model::{Catalog, Payer, Policy};
+use medpol_core::model::{Payer, Policy};
 use medpol_core::validate::{validate_policy, Severity};
 use medpol_document::{Format, Importer};
 
@@ -203,39 +203,10 @@ fn write(dir: &Path, payer: &Payer, policy: &Policy, source: &Path) -> anyhow::R
 }
 
 /// The one policy a number (and payer) names, or an input error listing what exists.
-fn find<'a>(catalog: &'a Catalog, payer: Option<&'a str>, number: &'a str) -> Result<&'a Policy> {
-    let matches: Vec<&Policy> = catalog.find_policies(payer, number).collect();
-    match matches.as_slice() {
-        [one] => Ok(one),
-        [] => {
-            let mut known: Vec<String> = catalog
-                .policies
-                .iter()
-                .filter(|p| payer.is_none_or(|id| p.payer == id))
-                .map(|p| format!("{} {}", p.payer, p.number))
-                .collect();
-            known.sort();
-            known.truncate(20);
-            input(format!(
-                "no policy numbered {number}{}; known policies include: {}",
-                payer.map(|p| format!(" for payer {p}")).unwrap_or_default(),
-                known.join(", ")
-            ))
-        }
-        many => input(format!(
-            "several payers have a policy numbered {number}: {}; choose one with --payer",
-            many.iter()
-                .map(|p| p.payer.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    }
-}
-
 pub fn run_render(args: RenderArgs) -> Result<()> {
     let loaded = load(args.policies.as_deref())?;
     let catalog = &loaded.catalog;
-    let policy = find(catalog, args.payer.as_deref(), &args.number)?;
+    let policy = crate::find_policy(catalog, args.payer.as_deref(), &args.number)?;
     let payer = catalog.payer(&policy.payer).ok_or_else(|| {
         Failure::Input(format!(
             "no payer {} for policy {}",

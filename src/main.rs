@@ -193,41 +193,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Show(args) => {
             let loaded = load(args.policies.policies.as_deref())?;
             let catalog = &loaded.catalog;
-            let matches: Vec<_> = catalog
-                .find_policies(args.payer.as_deref(), &args.number)
-                .collect();
-            let policy = match matches.as_slice() {
-                [one] => *one,
-                [] => {
-                    let mut known: Vec<String> = catalog
-                        .policies
-                        .iter()
-                        .filter(|p| args.payer.as_deref().is_none_or(|id| p.payer == id))
-                        .map(|p| format!("{} {}", p.payer, p.number))
-                        .collect();
-                    known.sort();
-                    known.truncate(20);
-                    return input(format!(
-                        "no policy numbered {}{}; known policies include: {}",
-                        args.number,
-                        args.payer
-                            .as_deref()
-                            .map(|p| format!(" for payer {p}"))
-                            .unwrap_or_default(),
-                        known.join(", ")
-                    ));
-                }
-                many => {
-                    return input(format!(
-                        "several payers have a policy numbered {}: {}; choose one with --payer",
-                        args.number,
-                        many.iter()
-                            .map(|p| p.payer.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                }
-            };
+            let policy = find_policy(catalog, args.payer.as_deref(), &args.number)?;
             let version = match &args.date {
                 Some(d) => {
                     let date = parse_date(d, "--date")?;
@@ -382,6 +348,40 @@ fn serve(args: crate::cli::ServeArgs) -> Result<()> {
             medpol_server::shutdown_signal(),
         ))
         .map_err(Failure::Internal)
+}
+
+/// The one policy a number (and optional payer) names, or what would be valid.
+fn find_policy<'a>(
+    catalog: &'a medpol_core::model::Catalog,
+    payer: Option<&'a str>,
+    number: &'a str,
+) -> Result<&'a medpol_core::model::Policy> {
+    let matches: Vec<_> = catalog.find_policies(payer, number).collect();
+    match matches.as_slice() {
+        [one] => Ok(one),
+        [] => {
+            let mut known: Vec<String> = catalog
+                .policies
+                .iter()
+                .filter(|p| payer.is_none_or(|id| p.payer == id))
+                .map(|p| format!("{} {}", p.payer, p.number))
+                .collect();
+            known.sort();
+            known.truncate(20);
+            input(format!(
+                "no policy numbered {number}{}; known policies include: {}",
+                payer.map(|p| format!(" for payer {p}")).unwrap_or_default(),
+                known.join(", ")
+            ))
+        }
+        many => input(format!(
+            "several payers have a policy numbered {number}: {}; choose one with --payer",
+            many.iter()
+                .map(|p| p.payer.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
 
 /// Creates `dir` whole or not at all: writes into a temporary sibling and
