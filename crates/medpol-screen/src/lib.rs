@@ -311,8 +311,8 @@ impl<'e> Ctx<'e, '_> {
             if flagged || !self.opts.only_flagged {
                 r.stats.written += 1;
                 match self.opts.output {
-                    OutputFormat::Csv => output::csv_row(&mut r.out, &claim, &d, flagged),
-                    OutputFormat::Ndjson => output::ndjson_row(&mut r.out, &claim, &d, flagged),
+                    OutputFormat::Csv => output::csv_row(&mut r.out, &claim, d, flagged),
+                    OutputFormat::Ndjson => output::ndjson_row(&mut r.out, &claim, d, flagged),
                 }
             }
         }
