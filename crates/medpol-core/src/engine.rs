@@ -922,6 +922,11 @@ impl Engine {
         pa
     }
 
+    /// Whether any policy of any payer lists a code (for any product or date).
+    pub fn governs(&self, code: &Code) -> bool {
+        (0..self.payers.len()).any(|pi| self.index.get(pi as u32, code.key()).is_some())
+    }
+
     /// Every policy that lists a code, for any payer, product or date.
     pub fn policies_for_code(&self, code: &Code) -> Vec<CodeListing<'_>> {
         let mut out = Vec::new();

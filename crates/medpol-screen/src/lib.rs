@@ -293,12 +293,10 @@ impl<'e> Ctx<'e, '_> {
             let flagged = is_flagged(d.coverage, d.prior_auth);
             if flagged {
                 r.stats.flagged += 1;
-                for p in &d.citations {
+                for (i, c) in d.citations.iter().enumerate() {
                     // Count each policy once per line.
-                    if d.citations.iter().position(|c| c.policy == p.policy)
-                        == d.citations.iter().position(|c| std::ptr::eq(c, p))
-                    {
-                        *r.stats.by_policy.entry(p.policy).or_default() += 1;
+                    if !d.citations[..i].iter().any(|x| x.policy == c.policy) {
+                        *r.stats.by_policy.entry(c.policy).or_default() += 1;
                     }
                 }
                 for reason in &d.reasons {

@@ -464,21 +464,14 @@ pub async fn list_policies(
         .split_whitespace()
         .map(str::to_lowercase)
         .collect();
-    let listed: Option<Vec<*const Policy>> = code.map(|c| {
-        current
-            .engine
-            .policies_for_code(&c)
-            .into_iter()
-            .map(|l| l.policy as *const Policy)
-            .collect()
-    });
+    let listed = code.map(|c| current.engine.policies_for_code(&c));
     let mut out = Vec::new();
     for (i, p) in catalog.policies.iter().enumerate() {
         if search.payer.as_deref().is_some_and(|x| x != p.payer)
             || search.number.as_deref().is_some_and(|x| x != p.number)
             || listed
                 .as_ref()
-                .is_some_and(|l| !l.contains(&(p as *const Policy)))
+                .is_some_and(|l| !l.iter().any(|x| std::ptr::eq(x.policy, p)))
         {
             continue;
         }

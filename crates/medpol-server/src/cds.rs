@@ -112,6 +112,22 @@ fn outcome(status: StatusCode, code: &str, message: impl Into<String>) -> Respon
     res
 }
 
+/// The hook a service id answers.
+fn service_hook(id: &str) -> Option<&'static str> {
+    SERVICES
+        .iter()
+        .find(|(sid, _, _)| *sid == id)
+        .map(|(_, hook, _)| *hook)
+}
+
+fn unknown_service(id: &str) -> Response {
+    outcome(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        format!("no CDS service `{id}`; see GET /cds-services"),
+    )
+}
+
 async fn discovery() -> Json<Value> {
     let services: Vec<Value> = SERVICES
         .iter()
@@ -225,12 +241,8 @@ async fn feedback(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if !SERVICES.iter().any(|(sid, _, _)| *sid == id) {
-        return outcome(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            format!("no CDS service `{id}`"),
-        );
+    if service_hook(&id).is_none() {
+        return unknown_service(&id);
     }
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -641,12 +653,8 @@ async fn call(
     if let Err(r) = authenticate(&state, &headers, uri.path()).await {
         return r;
     }
-    let Some((_, hook, _)) = SERVICES.iter().find(|(sid, _, _)| *sid == id) else {
-        return outcome(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            format!("no CDS service `{id}`; see GET /cds-services"),
-        );
+    let Some(hook) = service_hook(&id) else {
+        return unknown_service(&id);
     };
     let request: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -665,7 +673,7 @@ async fn call(
             "the request must be a JSON object",
         );
     }
-    if text(&request["hook"]) != *hook {
+    if text(&request["hook"]) != hook {
         return outcome(
             StatusCode::BAD_REQUEST,
             "invalid",
@@ -724,7 +732,7 @@ async fn call(
         .iter()
         .flat_map(|k| resources(&context[*k]))
         .collect();
-    let mut targets: Vec<&Value> = match *hook {
+    let mut targets: Vec<&Value> = match hook {
         "order-sign" | "order-select" => {
             if context["draftOrders"].is_null() {
                 return outcome(
@@ -738,7 +746,7 @@ async fn call(
                 .into_iter()
                 .filter_map(Value::as_str)
                 .collect();
-            if *hook == "order-select" && !selections.is_empty() {
+            if hook == "order-select" && !selections.is_empty() {
                 for s in &selections {
                     if !drafts.iter().any(|d| names(s, d)) {
                         return outcome(
@@ -819,7 +827,7 @@ async fn call(
     }
 
     // The Coverage is needed as soon as one order has a code some policy governs.
-    let governed = |c: &Code| !engine.policies_for_code(c).is_empty();
+    let governed = |c: &Code| engine.governs(c);
     // The member's Coverage: an active one this service maps to a product,
     // else any active one (answered as not mapped); cancelled ones do not count.
     let active: Vec<&Value> = prefetched

@@ -301,6 +301,8 @@ fn unknown_code_and_dates_outside_the_policy_are_no_policy() {
             &[],
         )],
     )]);
+    assert!(e.governs(&Code::infer_procedure("M0076").unwrap()));
+    assert!(!e.governs(&Code::infer_procedure("99213").unwrap()));
     for (code, d) in [("99213", date(2025, 6, 1)), ("M0076", date(2010, 4, 30))] {
         let det = e
             .determine(&request("ppo", Setting::Outpatient, d, code, &[]))
