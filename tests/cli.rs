@@ -368,7 +368,8 @@ fn synthetic_policies_validate_and_decide() {
         .code,
         0
     );
-    for entry in walk(&out) {
+    for entry in common::files_under(&out) {
+        let entry = std::path::PathBuf::from(entry);
         let rel = entry.strip_prefix(&out).unwrap();
         assert_eq!(
             std::fs::read(&entry).unwrap(),
@@ -388,18 +389,4 @@ fn synthetic_policies_validate_and_decide() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("not empty"), "{}", r.stderr);
     assert_eq!(run(&["validate", out.to_str().unwrap()]).code, 0);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
 }

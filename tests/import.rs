@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{repo_root, run, seed_document};
+use common::{files_under, repo_root, run, seed_document};
 
 fn fixture(name: &str) -> String {
     repo_root()
@@ -16,22 +16,6 @@ fn fixture(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn files_under(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push(e.path().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn import_into(dir: &Path, files: &[&str], extra: &[&str]) -> common::Run {

@@ -42,3 +42,20 @@ pub fn repo_root() -> PathBuf {
 pub fn seed_document() -> PathBuf {
     repo_root().join("../shared/seed/bcbsma-mp-183-prolotherapy.txt")
 }
+
+/// Every file under `dir`, as display strings, sorted.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
