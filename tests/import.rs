@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{files_under, repo_root, run, seed_document};
+use common::{files_under, rendered_183, repo_root, run, seed_document};
 
 fn fixture(name: &str) -> String {
     repo_root()
@@ -77,16 +77,32 @@ fn rows_of_policy_183() -> Vec<Vec<&'static str>> {
 }
 
 #[test]
+fn the_rendered_183_decides_every_row_like_the_bundled_policy() {
+    imported_183_decides_like_the_bundled_policy(&rendered_183());
+}
+
+#[test]
 fn the_imported_seed_decides_every_row_like_the_bundled_policy() {
+    if let Some(seed) = seed_document() {
+        imported_183_decides_like_the_bundled_policy(&seed);
+    }
+}
+
+fn imported_183_decides_like_the_bundled_policy(document: &Path) {
     let dir = tempfile::tempdir().unwrap();
-    let seed = seed_document().display().to_string();
+    let seed = document.display().to_string();
+    let non_blank = std::fs::read_to_string(document)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
     let r = import_into(dir.path(), &[&seed], &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let written = dir.path().join("bcbsma/183-prolotherapy.toml");
     assert_eq!(
         r.stdout.trim(),
         format!(
-            "{seed}: policy bcbsma 183 -> {} (107 lines mapped, 0 unmapped)",
+            "{seed}: policy bcbsma 183 -> {} ({non_blank} lines mapped, 0 unmapped)",
             written.display()
         )
     );
@@ -213,7 +229,7 @@ fn malformed_documents_exit_2_name_the_line_and_write_nothing() {
 fn unmapped_lines_are_reported_and_strict_refuses_them() {
     let dir = tempfile::tempdir().unwrap();
     let doc = dir.path().join("doc.txt");
-    let text = std::fs::read_to_string(seed_document())
+    let text = std::fs::read_to_string(rendered_183())
         .unwrap()
         .replace("Policy History\n", "Policy History\n\nA stray remark.\n");
     std::fs::write(&doc, &text).unwrap();
@@ -242,7 +258,10 @@ fn unmapped_lines_are_reported_and_strict_refuses_them() {
         r.stderr
     );
     assert!(
-        r.stdout.contains("(107 lines mapped, 1 unmapped)"),
+        r.stdout.contains(&format!(
+            "({} lines mapped, 1 unmapped)",
+            text.lines().filter(|l| !l.trim().is_empty()).count() - 1
+        )),
         "{}",
         r.stdout
     );

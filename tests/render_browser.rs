@@ -71,7 +71,7 @@ fn the_html_page_works_in_a_browser() {
         if std::env::var_os("MEDPOL_REQUIRE_BROWSER").is_some() {
             panic!("MEDPOL_REQUIRE_BROWSER is set but chromium is not installed");
         }
-        eprintln!("SKIPPED: chromium is not installed; the browser test did not run");
+        common::skipped("chromium is not installed; the browser test did not run");
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -39,8 +39,48 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
-pub fn seed_document() -> PathBuf {
-    repo_root().join("../shared/seed/bcbsma-mp-183-prolotherapy.txt")
+/// A path under `../shared` (the external vectors beside the repository), or
+/// None when the repository stands alone: then the test says on its output
+/// that it was skipped, unless MEDPOL_REQUIRE_SHARED is set (as in CI), where
+/// that is a failure.
+pub fn shared(relative: &str) -> Option<PathBuf> {
+    let path = shared_root().join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var_os("MEDPOL_REQUIRE_SHARED").is_some() {
+        panic!("MEDPOL_REQUIRE_SHARED is set but {} is absent", path.display());
+    }
+    skipped(&format!(
+        "{} is absent; the tests over it did not run",
+        path.display()
+    ));
+    None
+}
+
+/// `MEDPOL_SHARED_DIR`, else `../shared` beside the repository.
+pub fn shared_root() -> PathBuf {
+    std::env::var_os("MEDPOL_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared"))
+}
+
+/// Says a test was skipped on the test output itself: a direct write to
+/// stdout is not captured by the test harness (`println!` would be).
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "SKIPPED: {why}");
+}
+
+/// The published seed document (BCBSMA policy 183), where `../shared` is present.
+pub fn seed_document() -> Option<PathBuf> {
+    shared("seed/bcbsma-mp-183-prolotherapy.txt")
+}
+
+/// This project's own document of policy 183 (`medpol render 183`), which
+/// imports back to the bundled policy.
+pub fn rendered_183() -> PathBuf {
+    repo_root().join("tests/fixtures/documents/183-prolotherapy.txt")
 }
 
 /// Every file under `dir`, as display strings, sorted.

@@ -141,7 +141,11 @@ pub fn postgres_database() -> Option<PgDatabase> {
         if std::env::var_os("MEDPOL_REQUIRE_POSTGRES").is_some() {
             panic!("MEDPOL_REQUIRE_POSTGRES is set but no PostgreSQL answers on 127.0.0.1:5432");
         }
-        eprintln!(
+        // Written to stdout directly, which the test harness does not capture,
+        // so the skip shows in the test output.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stdout(),
             "SKIPPED: no PostgreSQL answers on 127.0.0.1:5432; the PostgreSQL tests did not run"
         );
         return None;

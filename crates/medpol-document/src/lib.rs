@@ -26,7 +26,7 @@
 //! #     text: include_str!("../../../policies/bcbsma/payer.toml").into(),
 //! # };
 //! # let payers = medpol_policyfile::load_sources(vec![source]).unwrap().catalog.payers;
-//! # let seed = include_str!("../../../../shared/seed/bcbsma-mp-183-prolotherapy.txt");
+//! # let seed = include_str!("../../../tests/fixtures/documents/183-prolotherapy.txt");
 //! let importer = Importer::new(payers);
 //! let imported = importer.import(seed, None).unwrap();
 //! assert_eq!(imported.policy.number, "183");

@@ -219,7 +219,7 @@ fn excluded_not_medically_necessary_covered_and_a_two_column_table() {
 #[test]
 fn unmapped_lines_are_reported_with_their_numbers() {
     let catalog = bundled();
-    let text = common::seed().replace(
+    let text = common::rendered_183().replace(
         "Policy History\n",
         "Policy History\n\nThis line is about nothing the model holds.\n",
     );

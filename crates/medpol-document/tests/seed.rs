@@ -12,8 +12,9 @@ use medpol_document::{render, Format};
 fn the_seed_imports_to_the_hand_encoded_policy_field_by_field() {
     let catalog = bundled();
     let expected = policy_183(&catalog);
+    let Some(seed) = seed() else { return };
     let imported = importer(&catalog)
-        .import(&seed(), None)
+        .import(&seed, None)
         .expect("the seed imports");
     let got = &imported.policy;
 
@@ -103,7 +104,7 @@ fn the_seed_imports_to_the_hand_encoded_policy_field_by_field() {
 #[test]
 fn every_line_of_the_seed_is_accounted_for() {
     let catalog = bundled();
-    let text = seed();
+    let Some(text) = seed() else { return };
     let imported = importer(&catalog).import(&text, None).unwrap();
     let non_blank = text.lines().filter(|l| !l.trim().is_empty()).count();
     assert_eq!(imported.unmapped, vec![], "the seed maps completely");
@@ -114,13 +115,23 @@ fn every_line_of_the_seed_is_accounted_for() {
 fn the_payer_comes_from_the_banner_or_from_the_caller() {
     let catalog = bundled();
     let importer = importer(&catalog);
+    // The payer logic needs a document, not the published one: run it on
+    // this project's rendering of 183, and on the seed where it is present.
+    let mut documents = vec![common::rendered_183()];
+    documents.extend(seed());
+    for doc in documents {
+        payer_from_banner_or_caller(&importer, &doc);
+    }
+}
+
+fn payer_from_banner_or_caller(importer: &medpol_document::Importer, seed: &str) {
     assert_eq!(
-        importer.import(&seed(), Some("bcbsma")).unwrap().policy,
-        importer.import(&seed(), None).unwrap().policy
+        importer.import(seed, Some("bcbsma")).unwrap().policy,
+        importer.import(seed, None).unwrap().policy
     );
-    let e = importer.import(&seed(), Some("nope")).unwrap_err();
+    let e = importer.import(seed, Some("nope")).unwrap_err();
     assert!(e.to_string().contains("unknown payer `nope`"), "{e}");
-    let anonymous = seed().replace("Blue Cross Blue Shield of Massachusetts", "A Health Plan");
+    let anonymous = seed.replace("Blue Cross Blue Shield of Massachusetts", "A Health Plan");
     let e = importer.import(&anonymous, None).unwrap_err();
     assert!(e.to_string().contains("no known payer"), "{e}");
 }
@@ -139,6 +150,7 @@ fn the_bundled_policy_renders_as_text_that_imports_back() {
 
 #[test]
 fn the_rendered_text_reads_like_the_seed() {
+    let Some(seed) = seed() else { return };
     let catalog = bundled();
     let text = render(
         policy_183(&catalog),
@@ -148,7 +160,7 @@ fn the_rendered_text_reads_like_the_seed() {
     // The same lines as the published document, but for the reference
     // punctuation the model normalises: references 15-38 print
     // `*Ann Fam Med.*`, 7 `2023: 1-9`, 39 `<url> .`, 40 `1999; <url>`.
-    let seed_lines: Vec<String> = seed()
+    let seed_lines: Vec<String> = seed
         .lines()
         .map(|l| l.trim().to_string())
         .filter(|l| !l.is_empty())
