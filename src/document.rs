@@ -71,6 +71,8 @@ struct Written {
     path: PathBuf,
     mapped: usize,
     unmapped: usize,
+    /// What the importer settled by rule (for the author to check).
+    bindings: Vec<String>,
 }
 
 pub fn run_import(args: ImportArgs) -> Result<()> {
@@ -82,16 +84,21 @@ pub fn run_import(args: ImportArgs) -> Result<()> {
     let mut out = stdout.lock();
     for file in &args.files {
         match import_one(&importer, file, &args, &mut seen) {
-            Ok(w) => writeln!(
-                out,
-                "{}: policy {} -> {} ({} lines mapped, {} unmapped)",
-                file.display(),
-                w.policy,
-                w.path.display(),
-                w.mapped,
-                w.unmapped
-            )
-            .context("writing")?,
+            Ok(w) => {
+                writeln!(
+                    out,
+                    "{}: policy {} -> {} ({} lines mapped, {} unmapped)",
+                    file.display(),
+                    w.policy,
+                    w.path.display(),
+                    w.mapped,
+                    w.unmapped
+                )
+                .context("writing")?;
+                for b in &w.bindings {
+                    writeln!(out, "  rule: {b}").context("writing")?;
+                }
+            }
             Err(messages) => {
                 failed += 1;
                 for m in messages {
@@ -176,6 +183,7 @@ fn import_one(
         path,
         mapped: imported.mapped,
         unmapped: imported.unmapped.len(),
+        bindings: imported.bindings.clone(),
     })
 }
 

@@ -67,6 +67,37 @@ pub fn determination(out: &mut impl Write, d: &Determination<'_>) -> io::Result<
                 writeln!(out, "    \"{l}\"")?;
             }
         }
+        for set in &line.criteria {
+            let how = match set.combine {
+                medpol_core::model::Combine::AllOf => "all of",
+                medpol_core::model::Combine::AnyOf => "one of",
+            };
+            writeln!(out, "  Criteria of {} {} ({how}):", set.policy, set.path)?;
+            write_criterion_nodes(out, set.criteria, 2)?;
+        }
+        for i in &line.indications {
+            let which = if i.other_indications {
+                "all other indications".to_string()
+            } else {
+                i.indication.unwrap_or("(unnamed indication)").to_string()
+            };
+            let codes = if i.diagnoses.is_empty() {
+                String::new()
+            } else {
+                format!(" [diagnoses {}]", i.diagnoses.join(", "))
+            };
+            let reason = i
+                .reason
+                .map(|r| format!(" ({})", r.id()))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  Indication {which}{codes}: {}{reason} ({} {})",
+                i.coverage.id(),
+                i.policy,
+                i.path
+            )?;
+        }
         for n in &line.notes {
             let mut see = Vec::new();
             if let Some(p) = n.see_policy {
@@ -82,6 +113,37 @@ pub fn determination(out: &mut impl Write, d: &Determination<'_>) -> io::Result<
             };
             writeln!(out, "  Note ({}): {}{see}", serde_kind(&n.kind), n.text)?;
         }
+    }
+    Ok(())
+}
+
+/// Criteria as a determination lists them, indented by depth.
+fn write_criterion_nodes(
+    out: &mut impl Write,
+    nodes: &[medpol_core::determination::CriterionNode],
+    depth: usize,
+) -> std::io::Result<()> {
+    for n in nodes {
+        let how = match n.combine {
+            Some(medpol_core::model::Combine::AnyOf) => " (one of)",
+            Some(medpol_core::model::Combine::AllOf) => " (all of)",
+            None => "",
+        };
+        writeln!(out, "{}{}. {}{how}", "  ".repeat(depth + 1), n.id, n.text)?;
+        write_criterion_nodes(out, &n.criteria, depth + 1)?;
+    }
+    Ok(())
+}
+
+/// A statement's criteria, as published, indented by depth.
+fn write_criteria(
+    out: &mut impl Write,
+    criteria: &[medpol_core::model::Criterion],
+    depth: usize,
+) -> std::io::Result<()> {
+    for c in criteria {
+        writeln!(out, "{}- {} {}", "  ".repeat(depth), c.id, plain(&c.text))?;
+        write_criteria(out, &c.criteria, depth + 1)?;
     }
     Ok(())
 }
@@ -147,9 +209,7 @@ pub fn policy(
             }
         }
         writeln!(out, "\n  {}", plain(&s.text))?;
-        for c in &s.criteria {
-            writeln!(out, "    - {}", plain(c))?;
-        }
+        write_criteria(out, &s.criteria, 2)?;
         let products = join(
             s.products
                 .iter()

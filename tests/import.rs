@@ -151,10 +151,17 @@ fn documents_of_the_family_import_and_decide() {
     let refs: Vec<&str> = files.iter().map(String::as_str).collect();
     let r = import_into(dir.path(), &refs, &["--strict"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.stdout.lines().count(), 3, "{}", r.stdout);
+    // One line per document, and an indented line per rule the importer applied.
+    let summaries: Vec<&str> = r.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(summaries.len(), 3, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("  rule: statement `medicare-advantage-covered`: indication bound to the diagnoses of table `icd10cm-medically-necessary`"),
+        "{}",
+        r.stdout
+    );
     let policies = dir.path().display().to_string();
-    let check = |code: &str, product: &str| {
-        let r = run(&[
+    let check_dx = |code: &str, product: &str, dx: &[&str]| {
+        let mut args = vec![
             "check",
             "--json",
             "--policies",
@@ -167,7 +174,11 @@ fn documents_of_the_family_import_and_decide() {
             "outpatient",
             "--date",
             "2025-06-01",
-        ]);
+        ];
+        for d in dx {
+            args.extend(["--diagnosis", d]);
+        }
+        let r = run(&args);
         assert_eq!(r.code, 0, "{}", r.stderr);
         let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
         let line = v["lines"][0].clone();
@@ -176,13 +187,20 @@ fn documents_of_the_family_import_and_decide() {
             line["prior_auth"].as_str().unwrap().to_string(),
         )
     };
+    let check = |code: &str, product: &str| check_dx(code, product, &[]);
     assert_eq!(
         check("M0076", "commercial-ppo"),
         ("not-covered".into(), "not-applicable".into())
     );
+    // Medicare covers it for knee osteoarthritis (the ICD-10 table): with
+    // that diagnosis covered; without one it depends on the indication.
+    assert_eq!(
+        check_dx("J7321", "medicare-hmo-blue", &["M17.11"]),
+        ("covered".into(), "no-auth".into())
+    );
     assert_eq!(
         check("J7321", "medicare-hmo-blue"),
-        ("covered".into(), "no-auth".into())
+        ("conditional".into(), "no-auth".into())
     );
     assert_eq!(check("J7321", "commercial-hmo").1, "auth-needed");
     assert_eq!(check("15828", "commercial-ppo").0, "not-covered");

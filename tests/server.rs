@@ -313,6 +313,12 @@ fn revised_183(policy: &Value) -> Value {
     p["statement"][0]["criteria"] = json!(["Failure of 6 months of conservative therapy"]);
     p["statement"][0]["text"] =
         json!("Prolotherapy may be considered MEDICALLY NECESSARY when criteria are met.");
+    // The code table moves with the statement: a code is decided by the
+    // statements its table's status points to.
+    p["code_list"][0]["status"] = json!("medically-necessary");
+    p["code_list"][0]["statement"] = json!(
+        "The following HCPCS code is considered medically necessary when criteria are met for **Commercial Members: Managed Care (HMO and POS), PPO, Indemnity, Medicare HMO Blue and Medicare PPO Blue:**"
+    );
     p["history"].as_array_mut().unwrap().insert(
         0,
         json!({"date": "1/2026", "action": "Policy statement changed."}),

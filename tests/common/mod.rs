@@ -49,7 +49,10 @@ pub fn shared(relative: &str) -> Option<PathBuf> {
         return Some(path);
     }
     if std::env::var_os("MEDPOL_REQUIRE_SHARED").is_some() {
-        panic!("MEDPOL_REQUIRE_SHARED is set but {} is absent", path.display());
+        panic!(
+            "MEDPOL_REQUIRE_SHARED is set but {} is absent",
+            path.display()
+        );
     }
     skipped(&format!(
         "{} is absent; the tests over it did not run",

@@ -251,6 +251,20 @@ impl Code {
         k
     }
 
+    /// The code without its dot, as bytes: ICD-10 order is the byte order of
+    /// this form (`M170` < `M1710` < `M1712`).
+    fn compact(&self) -> ([u8; MAX_LEN], usize) {
+        let mut out = [0u8; MAX_LEN];
+        let mut n = 0;
+        for &b in &self.bytes[..self.len as usize] {
+            if b != b'.' {
+                out[n] = b;
+                n += 1;
+            }
+        }
+        (out, n)
+    }
+
     /// Whether this (diagnosis) code equals `pattern` or lies beneath it in the
     /// ICD-10 hierarchy (`M54.50` is under `M54` and `M54.5`).
     pub fn is_under(&self, pattern: &Code) -> bool {
@@ -260,6 +274,77 @@ impl Code {
         let a = self.as_str();
         let p = pattern.as_str();
         a.starts_with(p)
+    }
+}
+
+/// What a row of a diagnosis table names: a code (and the codes beneath it),
+/// a family written with a trailing dash (`M54.5-`: every code under M54.5),
+/// or an inclusive range (`M17.0-M17.12`: every code between the two in
+/// ICD-10 order, and the codes beneath the upper bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CodePattern {
+    Code(Code),
+    Family(Code),
+    Range(Code, Code),
+}
+
+/// A diagnosis-table row that is neither a code, a family nor a range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{input}` is not a valid {system} code, family or range: expected {} or a family like M54.5- or a range like M17.0-M17.12 (low end first)", .system.shape())]
+pub struct CodePatternError {
+    pub system: CodeSystem,
+    pub input: String,
+}
+
+impl CodePattern {
+    pub fn parse(system: CodeSystem, input: &str) -> Result<CodePattern, CodePatternError> {
+        let bad = || CodePatternError {
+            system,
+            input: input.to_string(),
+        };
+        let t = input.trim();
+        // Documents print ranges with a hyphen or an en dash.
+        let t_norm = t.replace('\u{2013}', "-");
+        let t = t_norm.as_str();
+        if let Some(head) = t.strip_suffix('-') {
+            return Code::parse(system, head.trim())
+                .map(CodePattern::Family)
+                .map_err(|_| bad());
+        }
+        if let Some((lo, hi)) = t.split_once('-') {
+            let lo = Code::parse(system, lo.trim()).map_err(|_| bad())?;
+            let hi = Code::parse(system, hi.trim()).map_err(|_| bad())?;
+            if lo.compact() > hi.compact() {
+                return Err(bad());
+            }
+            return Ok(CodePattern::Range(lo, hi));
+        }
+        Code::parse(system, t)
+            .map(CodePattern::Code)
+            .map_err(|_| bad())
+    }
+
+    /// Whether a code is among those the pattern names.
+    pub fn matches(&self, code: &Code) -> bool {
+        match self {
+            CodePattern::Code(p) | CodePattern::Family(p) => code.is_under(p),
+            CodePattern::Range(lo, hi) => {
+                code.system == lo.system && {
+                    let c = code.compact();
+                    (lo.compact() <= c && c <= hi.compact()) || code.is_under(hi)
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for CodePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodePattern::Code(c) => f.write_str(c.as_str()),
+            CodePattern::Family(c) => write!(f, "{}-", c.as_str()),
+            CodePattern::Range(lo, hi) => write!(f, "{}-{}", lo.as_str(), hi.as_str()),
+        }
     }
 }
 
@@ -382,6 +467,29 @@ mod openapi {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn diagnosis_patterns_name_codes_families_and_ranges() {
+        let cm = |s: &str| Code::parse(CodeSystem::Icd10cm, s).unwrap();
+        let p = |s: &str| CodePattern::parse(CodeSystem::Icd10cm, s).unwrap();
+        let range = p("M17.0-M17.12");
+        for inside in ["M17.0", "M17.10", "M17.11", "M17.12", "M17.129"] {
+            assert!(range.matches(&cm(inside)), "{inside}");
+        }
+        for outside in ["M17.2", "M17.13", "M16.9", "M17"] {
+            assert!(!range.matches(&cm(outside)), "{outside}");
+        }
+        let family = p("M54.5-");
+        assert!(family.matches(&cm("M54.50")) && family.matches(&cm("M54.5")));
+        assert!(!family.matches(&cm("M54.6")));
+        assert!(p("M17").matches(&cm("M17.11")));
+        assert_eq!(p("m17.0 – m17.12").to_string(), "M17.0-M17.12");
+        assert_eq!(p("M54.5-").to_string(), "M54.5-");
+        assert!(CodePattern::parse(CodeSystem::Icd10cm, "M17.12-M17.0").is_err());
+        assert!(CodePattern::parse(CodeSystem::Icd10cm, "M17.0-").is_ok());
+        assert!(CodePattern::parse(CodeSystem::Icd10cm, "-").is_err());
+        assert!(CodePattern::parse(CodeSystem::Icd10cm, "1234").is_err());
+    }
     use super::*;
     use proptest::prelude::*;
 

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::code::{Code, Modifier};
-use crate::model::{NoteKind, RelatedPolicy};
+use crate::model::{Combine, NoteKind, RelatedPolicy};
 use crate::setting::Setting;
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,6 +35,27 @@ pub enum Coverage {
 }
 
 impl Coverage {
+    /// The one order of strictness in which answers combine, within a policy
+    /// (statements of equal standing that disagree) and across policies:
+    /// `not-covered` > `conditional` > `covered` > `no-policy`.
+    pub fn strictness(self) -> u8 {
+        match self {
+            Coverage::NoPolicy => 0,
+            Coverage::Covered => 1,
+            Coverage::Conditional => 2,
+            Coverage::NotCovered => 3,
+        }
+    }
+
+    /// The stricter of two answers (see [`Coverage::strictness`]).
+    pub fn stricter(self, other: Coverage) -> Coverage {
+        if other.strictness() > self.strictness() {
+            other
+        } else {
+            self
+        }
+    }
+
     pub fn id(self) -> &'static str {
         match self {
             Coverage::Covered => "covered",
@@ -111,6 +132,14 @@ pub struct LineDetermination<'e> {
     pub prior_auth: PriorAuth,
     pub policies: Vec<AppliedPolicy<'e>>,
     pub citations: Vec<Citation<'e>>,
+    /// For a line whose coverage rests on medical-necessity criteria: the
+    /// criteria, per statement, as a tree.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub criteria: Vec<CriteriaSet<'e>>,
+    /// For a line whose coverage depends on the indication: the indications
+    /// the policy distinguishes, with their diagnosis codes and answers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub indications: Vec<IndicationRef<'e>>,
     pub notes: Vec<DeterminationNote<'e>>,
 }
 
@@ -125,6 +154,8 @@ impl<'e> LineDetermination<'e> {
             prior_auth: PriorAuth::NotApplicable,
             policies: Vec::new(),
             citations: Vec::new(),
+            criteria: Vec::new(),
+            indications: Vec::new(),
             notes: Vec::new(),
         }
     }
@@ -139,6 +170,8 @@ impl<'e> LineDetermination<'e> {
         self.prior_auth = PriorAuth::NotApplicable;
         self.policies.clear();
         self.citations.clear();
+        self.criteria.clear();
+        self.indications.clear();
         self.notes.clear();
     }
 }
@@ -209,4 +242,59 @@ pub struct DeterminationNote<'e> {
     pub see_policy: Option<&'e RelatedPolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub see_ncd: Option<&'e str>,
+}
+
+/// One criterion as a determination shows it: the published line (markup
+/// removed) and, for a group, how its sub-criteria combine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CriterionNode {
+    pub id: String,
+    pub text: String,
+    /// `all-of` or `any-of`, for a criterion with sub-criteria.
+    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
+    pub combine: Option<Combine>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
+    pub criteria: Vec<CriterionNode>,
+}
+
+/// The criteria of one statement that a line's coverage rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CriteriaSet<'e> {
+    /// `payer/number` of the policy.
+    pub policy: &'e str,
+    pub version: &'e str,
+    /// The statement's path, as its citation gives it.
+    pub path: &'e str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indication: Option<&'e str>,
+    /// How the top-level criteria combine.
+    #[serde(rename = "match")]
+    pub combine: Combine,
+    pub criteria: &'e [CriterionNode],
+}
+
+/// An indication the policy answers for on its own, for a line whose
+/// coverage depends on which one applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IndicationRef<'e> {
+    pub policy: &'e str,
+    /// The statement's path, as its citation gives it.
+    pub path: &'e str,
+    /// The indication in the statement's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indication: Option<&'e str>,
+    /// The statement covers every indication no other statement binds.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub other_indications: bool,
+    /// The ICD-10-CM codes, families and ranges that select it.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub diagnoses: &'e [String],
+    /// The answer for that indication.
+    pub coverage: Coverage,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
 }

@@ -21,15 +21,16 @@ use chrono::NaiveDate;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::code::{Code, CodeSystem};
+use crate::binding::bind;
+use crate::code::{Code, CodePattern, CodeSystem};
 use crate::determination::{
-    AppliedPolicy, Citation, Coverage, Determination, DeterminationNote, DeterminationNoteKind,
-    LineDetermination, PriorAuth, Reason,
+    AppliedPolicy, Citation, Coverage, CriteriaSet, CriterionNode, Determination,
+    DeterminationNote, DeterminationNoteKind, IndicationRef, LineDetermination, PriorAuth, Reason,
 };
 use crate::markup::plain;
 use crate::model::{
-    Catalog, CoverageStatus, LinkKind, Market, NoteKind, PaRequirement, Payer, Policy, ProductSet,
-    RelatedPolicy, MAX_LINES_OF_BUSINESS,
+    Catalog, Combine, CoverageStatus, Criterion, LinkKind, Market, NoteKind, PaRequirement, Payer,
+    Policy, ProductSet, RelatedPolicy, MAX_LINES_OF_BUSINESS,
 };
 use crate::request::{Request, RequestError, ServiceLine};
 use crate::setting::Setting;
@@ -65,9 +66,15 @@ pub enum CompileError {
         field: String,
         list: String,
     },
+    #[error("policy {policy}: {count} statements, more than the {MAX_STATEMENTS} supported")]
+    TooManyStatements { policy: String, count: usize },
     #[error("policy {policy}: duplicate policy number for payer {payer}")]
     DuplicatePolicy { policy: String, payer: String },
 }
+
+/// The most statements one policy may hold (the engine selects statements
+/// with a 64-bit mask; published policies hold a handful).
+pub const MAX_STATEMENTS: usize = 64;
 
 struct CompiledPayer {
     id: String,
@@ -75,13 +82,31 @@ struct CompiledPayer {
     markets: Vec<Market>,
 }
 
+/// How diagnoses select a statement.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IndicationKind {
+    /// Names no indication: applies whatever the diagnosis.
+    General,
+    /// Bound to diagnosis codes: applies when one of the request's is among them.
+    Bound,
+    /// "For all other indications": applies when no bound statement does.
+    OtherIndications,
+    /// Names an indication in words only: no code selects it, so it applies
+    /// when no bound statement does, beside the catch-all.
+    Unbound,
+}
+
 /// A statement with its products resolved and its quote prepared.
 struct CompiledStatement {
-    products: ProductSet,
     coverage: Coverage,
     reason: Option<Reason>,
-    code_lists: Vec<u16>,
-    diagnoses: Vec<Code>,
+    kind: IndicationKind,
+    diagnoses: Vec<CodePattern>,
+    /// The patterns as published (statement and bound tables), for answers.
+    diagnosis_text: Vec<String>,
+    indication: Option<String>,
+    criteria_match: Combine,
+    criteria: Vec<CriterionNode>,
     heading: Option<String>,
     path: String,
     text: String,
@@ -105,6 +130,9 @@ struct CompiledPaRule {
 
 struct CompiledCodeList {
     products: ProductSet,
+    /// `reach[statement]`: the products for which a statement decides this
+    /// list's codes ([`crate::binding`]).
+    reach: Vec<ProductSet>,
     status: Option<(Coverage, Option<Reason>)>,
     heading: Option<String>,
     path: String,
@@ -262,19 +290,72 @@ fn pa_outcome(r: PaRequirement) -> PriorAuth {
     }
 }
 
-/// The stricter of two coverage answers from different policies.
-fn stricter_coverage(a: Coverage, b: Coverage) -> Coverage {
-    let rank = |c| match c {
-        Coverage::NoPolicy => 0,
-        Coverage::Covered => 1,
-        Coverage::Conditional => 2,
-        Coverage::NotCovered => 3,
-    };
-    if rank(b) > rank(a) {
-        b
-    } else {
-        a
+/// The indexes of the set bits of a statement mask, lowest first.
+fn bits(mut mask: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            i
+        })
+    })
+}
+
+/// Which of the reached statements decide, given the request's diagnoses, and
+/// whether the diagnoses left the indication unsettled.
+///
+/// With diagnoses: the bound statements one of them selects, with the
+/// statements that name no indication; if none is selected, the catch-all
+/// ("all other indications"), the statements naming an indication in words
+/// only, and those naming none; if nothing remains (every statement is
+/// bound, none to these diagnoses), all of them, unsettled. Without
+/// diagnoses: every reached statement (they may disagree: the caller then
+/// answers that it depends on the indication), unsettled when they are all
+/// bound to diagnoses (nothing speaks for the other indications).
+fn select_statements(policy: &CompiledPolicy, reached: u64, diagnoses: &[Code]) -> (u64, bool) {
+    if reached == 0 {
+        return (0, false);
     }
+    if diagnoses.is_empty() {
+        let all_bound = bits(reached).all(|si| policy.statements[si].kind == IndicationKind::Bound);
+        return (reached, all_bound);
+    }
+    let (mut selected, mut general, mut otherwise) = (0u64, 0u64, 0u64);
+    for si in bits(reached) {
+        let s = &policy.statements[si];
+        let bit = 1u64 << si;
+        match s.kind {
+            IndicationKind::Bound => {
+                if s.diagnoses
+                    .iter()
+                    .any(|p| diagnoses.iter().any(|d| p.matches(d)))
+                {
+                    selected |= bit;
+                }
+            }
+            IndicationKind::General => general |= bit,
+            IndicationKind::OtherIndications | IndicationKind::Unbound => otherwise |= bit,
+        }
+    }
+    if selected != 0 {
+        (selected | general, false)
+    } else if otherwise | general != 0 {
+        (otherwise | general, false)
+    } else {
+        (reached, true)
+    }
+}
+
+fn compile_criteria(criteria: &[Criterion]) -> Vec<CriterionNode> {
+    criteria
+        .iter()
+        .map(|c| CriterionNode {
+            id: c.id.clone(),
+            text: plain(&c.text),
+            combine: (!c.criteria.is_empty()).then_some(c.combine),
+            criteria: compile_criteria(&c.criteria),
+        })
+        .collect()
 }
 
 struct PolicyCompiler<'a> {
@@ -325,40 +406,63 @@ impl PolicyCompiler<'_> {
                     list: id.to_string(),
                 })
         };
+        let pattern = |field: String, d: &str| {
+            CodePattern::parse(CodeSystem::Icd10cm, d).map_err(|e| CompileError::MalformedCode {
+                policy: self.key.clone(),
+                field,
+                reason: e.to_string(),
+            })
+        };
+        if p.statements.len() > MAX_STATEMENTS {
+            return Err(CompileError::TooManyStatements {
+                policy: self.key.clone(),
+                count: p.statements.len(),
+            });
+        }
+        let mut statement_products = Vec::with_capacity(p.statements.len());
         let mut statements = Vec::with_capacity(p.statements.len());
         for (i, s) in p.statements.iter().enumerate() {
             let field = format!("statement[{i}]");
             let (coverage, reason) = status_outcome(s.status, !s.criteria.is_empty());
-            let code_lists = s
-                .code_lists
-                .iter()
-                .map(|id| code_list_index(&field, id))
-                .collect::<Result<Vec<_>, _>>()?;
-            let diagnoses = s
-                .diagnoses
-                .iter()
-                .map(|d| {
-                    Code::parse(CodeSystem::Icd10cm, d).map_err(|e| CompileError::MalformedCode {
-                        policy: self.key.clone(),
-                        field: format!("{field}.diagnoses"),
-                        reason: e.to_string(),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut text = plain(&s.text);
-            for c in &s.criteria {
-                text.push('\n');
-                text.push_str(&plain(c));
+            for id in &s.code_lists {
+                code_list_index(&field, id)?;
             }
+            let mut diagnoses = Vec::new();
+            let mut diagnosis_text = Vec::new();
+            for (j, d) in s.diagnoses.iter().enumerate() {
+                diagnoses.push(pattern(format!("{field}.diagnoses[{j}]"), d)?);
+                diagnosis_text.push(d.clone());
+            }
+            for id in &s.diagnosis_lists {
+                let li = code_list_index(&format!("{field}.diagnosis_lists"), id)? as usize;
+                let list = &p.code_lists[li];
+                for (ci, e) in list.codes.iter().enumerate() {
+                    diagnoses.push(pattern(format!("code_list[{li}].codes[{ci}]"), &e.code)?);
+                    diagnosis_text.push(e.code.clone());
+                }
+            }
+            let kind = if s.is_bound() {
+                IndicationKind::Bound
+            } else if s.other_indications {
+                IndicationKind::OtherIndications
+            } else if s.indication.is_some() {
+                IndicationKind::Unbound
+            } else {
+                IndicationKind::General
+            };
+            statement_products.push(self.products(&format!("{field}.products"), &s.products)?);
             statements.push(CompiledStatement {
-                products: self.products(&format!("{field}.products"), &s.products)?,
                 coverage,
                 reason,
-                code_lists,
+                kind,
                 diagnoses,
+                diagnosis_text,
+                indication: s.indication.as_deref().map(plain),
+                criteria_match: s.criteria_match,
+                criteria: compile_criteria(&s.criteria),
                 heading: s.heading.as_deref().map(plain),
                 path: format!("statement/{}", s.id),
-                text,
+                text: plain(&s.text),
             });
         }
 
@@ -390,10 +494,16 @@ impl PolicyCompiler<'_> {
             });
         }
 
-        let mut code_lists = Vec::with_capacity(p.code_lists.len());
+        let mut list_products = Vec::with_capacity(p.code_lists.len());
         for (i, l) in p.code_lists.iter().enumerate() {
+            list_products.push(self.products(&format!("code_list[{i}].products"), &l.products)?);
+        }
+        let binding = bind(p, &statement_products, &list_products);
+        let mut code_lists = Vec::with_capacity(p.code_lists.len());
+        for ((l, reach), governed) in p.code_lists.iter().zip(binding.reach).zip(binding.governed) {
             code_lists.push(CompiledCodeList {
-                products: self.products(&format!("code_list[{i}].products"), &l.products)?,
+                products: governed,
+                reach,
                 status: l.status.map(|s| status_outcome(s, false)),
                 heading: l.heading.as_deref().map(plain),
                 path: format!("code-list/{}", l.id),
@@ -516,6 +626,10 @@ impl Engine {
                 let compiled = compiler.compile(payer_idx)?;
                 let mut codes = Vec::new();
                 for (li, list) in policy.code_lists.iter().enumerate() {
+                    // Diagnosis tables bind indications; they are not services.
+                    if !list.system.is_procedure() {
+                        continue;
+                    }
                     for (ci, entry) in list.codes.iter().enumerate() {
                         let code = Code::parse(list.system, &entry.code).map_err(|e| {
                             CompileError::MalformedCode {
@@ -770,86 +884,91 @@ impl Engine {
             effective: *effective,
         });
 
-        // Coverage: the statements for this product and code list.
-        let applies = |s: &&CompiledStatement| {
-            s.products.contains(lob)
-                && (s.code_lists.is_empty() || s.code_lists.contains(&code_list))
-        };
-        let any_indication_match = !diagnoses.is_empty()
-            && policy.statements.iter().filter(applies).any(|s| {
-                s.diagnoses
-                    .iter()
-                    .any(|p| diagnoses.iter().any(|d| d.is_under(p)))
-            });
-        let any_general = policy
-            .statements
-            .iter()
-            .filter(applies)
-            .any(|s| s.diagnoses.is_empty());
-        let chosen = |s: &&CompiledStatement| {
-            if any_indication_match {
-                s.diagnoses
-                    .iter()
-                    .any(|p| diagnoses.iter().any(|d| d.is_under(p)))
-            } else if !diagnoses.is_empty() && any_general {
-                // Diagnoses given but none names an indication: the statements
-                // for "all other indications" decide.
-                s.diagnoses.is_empty()
-            } else {
-                true
+        // Coverage: the statements that reach this code list for this
+        // product (crate::binding), narrowed by the diagnoses.
+        let list = &policy.code_lists[code_list as usize];
+        let mut reached: u64 = 0;
+        for (si, r) in list.reach.iter().enumerate() {
+            if r.contains(lob) {
+                reached |= 1 << si;
             }
-        };
-        // Every statement names an indication and none is the request's (or
-        // the request names none): the answer depends on the indication.
-        let indication_unknown =
-            !any_indication_match && !any_general && policy.statements.iter().any(|s| applies(&s));
-        let mut coverage: Option<Coverage> = None;
-        let mut mixed = indication_unknown;
-        for s in policy.statements.iter().filter(applies).filter(chosen) {
-            match coverage {
-                None => coverage = Some(s.coverage),
-                Some(c) if c != s.coverage => mixed = true,
-                _ => {}
-            }
-            if let Some(r) = s.reason {
-                out.reasons.push(r);
-            }
-            out.citations.push(Citation {
+        }
+        let (deciding, unsettled) = select_statements(policy, reached, diagnoses);
+        let coverage = if deciding == 0 {
+            // No statement speaks for this product: the table's own sentence
+            // decides, and is cited.
+            let cite = Citation {
                 policy: &policy.key,
                 version,
-                section: SECTION_POLICY,
-                heading: s.heading.as_deref(),
-                path: &s.path,
-                text: &s.text,
-            });
-        }
-        let list = &policy.code_lists[code_list as usize];
-        let coverage = match coverage {
-            Some(_) if mixed => {
-                out.reasons.push(Reason::DependsOnIndication);
-                Coverage::Conditional
-            }
-            Some(c) => c,
-            None => match list.status {
+                section: &policy.coding_section,
+                heading: list.heading.as_deref(),
+                path: &list.path,
+                text: &list.text,
+            };
+            out.citations.push(cite);
+            match list.status {
                 Some((c, reason)) => {
                     out.reasons.extend(reason);
-                    out.citations.push(Citation {
-                        policy: &policy.key,
-                        version,
-                        section: &policy.coding_section,
-                        heading: list.heading.as_deref(),
-                        path: &list.path,
-                        text: &list.text,
-                    });
                     c
                 }
                 None => {
                     out.reasons.push(Reason::NoCoverageStatement);
                     Coverage::Conditional
                 }
-            },
+            }
+        } else {
+            let statements = || bits(deciding).map(|si| &policy.statements[si]);
+            let first = statements()
+                .next()
+                .map_or(Coverage::NoPolicy, |s| s.coverage);
+            let agree = statements().all(|s| s.coverage == first);
+            let by_indication = statements().any(|s| s.kind != IndicationKind::General);
+            let coverage = if unsettled || (!agree && by_indication) {
+                out.reasons.push(Reason::DependsOnIndication);
+                for s in statements().filter(|s| s.kind != IndicationKind::General) {
+                    out.indications.push(IndicationRef {
+                        policy: &policy.key,
+                        path: &s.path,
+                        indication: s.indication.as_deref(),
+                        other_indications: s.kind == IndicationKind::OtherIndications,
+                        diagnoses: &s.diagnosis_text,
+                        coverage: s.coverage,
+                        reason: s.reason,
+                    });
+                }
+                Coverage::Conditional
+            } else {
+                let c = statements().fold(Coverage::NoPolicy, |c, s| c.stricter(s.coverage));
+                out.reasons.extend(
+                    statements()
+                        .filter(|s| s.coverage == c)
+                        .filter_map(|s| s.reason),
+                );
+                c
+            };
+            for s in statements() {
+                out.citations.push(Citation {
+                    policy: &policy.key,
+                    version,
+                    section: SECTION_POLICY,
+                    heading: s.heading.as_deref(),
+                    path: &s.path,
+                    text: &s.text,
+                });
+                if !s.criteria.is_empty() {
+                    out.criteria.push(CriteriaSet {
+                        policy: &policy.key,
+                        version,
+                        path: &s.path,
+                        indication: s.indication.as_deref(),
+                        combine: s.criteria_match,
+                        criteria: &s.criteria,
+                    });
+                }
+            }
+            coverage
         };
-        out.coverage = stricter_coverage(out.coverage, coverage);
+        out.coverage = out.coverage.stricter(coverage);
 
         // Prior authorization for the setting.
         let pa = match &policy.prior_auth[setting_index(ctx.setting)] {
@@ -877,8 +996,8 @@ impl Engine {
                 } else if coverage == Coverage::NotCovered {
                     PriorAuth::NotApplicable
                 } else {
-                    // The table lists the products that need authorization;
-                    // this one is not among them.
+                    // The rule says nothing for this product: never claim
+                    // "no auth" from silence.
                     out.citations.push(Citation {
                         policy: &policy.key,
                         version,
@@ -887,7 +1006,7 @@ impl Engine {
                         path: &rule.path,
                         text: &rule.text,
                     });
-                    PriorAuth::NoAuth
+                    PriorAuth::Conditional
                 }
             }
             None if coverage == Coverage::NotCovered => PriorAuth::NotApplicable,

@@ -7,6 +7,7 @@
 //! [`engine::Engine::determine`] answers a [`request::Request`] with a
 //! [`determination::Determination`] that cites the policy text behind it.
 
+pub mod binding;
 pub mod code;
 pub mod determination;
 pub mod engine;
@@ -17,7 +18,7 @@ pub mod request;
 pub mod setting;
 pub mod validate;
 
-pub use code::{Code, CodeError, CodeSystem};
+pub use code::{Code, CodeError, CodePattern, CodeSystem};
 pub use determination::{Coverage, Determination, LineDetermination, PriorAuth, Reason};
 pub use engine::{CompileError, Engine, ProductRef};
 pub use model::{Catalog, CoverageStatus, Payer, Policy};

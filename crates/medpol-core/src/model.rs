@@ -135,6 +135,14 @@ impl ProductSet {
         ProductSet(self.0 | other.0)
     }
 
+    pub fn intersect(self, other: ProductSet) -> ProductSet {
+        ProductSet(self.0 & other.0)
+    }
+
+    pub fn minus(self, other: ProductSet) -> ProductSet {
+        ProductSet(self.0 & !other.0)
+    }
+
     pub fn contains(self, index: usize) -> bool {
         index < 64 && self.0 & (1u64 << index) != 0
     }
@@ -371,6 +379,11 @@ impl CoverageStatus {
 
 /// A statement of the policy section: for which products, what status, for
 /// what indication.
+///
+/// Which codes a statement decides, and for which diagnoses, is data here,
+/// not inferred at decision time: `code_lists` binds it to code tables
+/// (empty: the tables its status reaches, see [`crate::binding`]), and
+/// `diagnoses` / `diagnosis_lists` bind its indication to ICD-10-CM codes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CoverageStatement {
@@ -383,18 +396,192 @@ pub struct CoverageStatement {
     pub status: CoverageStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indication: Option<String>,
+    /// The statement speaks for every indication that no other statement of
+    /// its products binds ("… INVESTIGATIONAL for all other indications").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub other_indications: bool,
     /// The statement as published.
     pub text: String,
-    /// Criteria that must all be met (for `medically-necessary`), verbatim.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub criteria: Vec<String>,
-    /// Ids of the code lists this statement governs; empty means all of them.
+    /// How the top-level criteria combine ("all of the following" or "one of
+    /// the following").
+    #[serde(default, skip_serializing_if = "Combine::is_all_of")]
+    pub criteria_match: Combine,
+    /// The criteria (for `medically-necessary`), as a tree, verbatim.
+    /// `criteria = ["…", "…"]` (a flat list, the earlier form) also reads.
+    #[serde(
+        default,
+        rename = "criterion",
+        alias = "criteria",
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "criteria_serde::deserialize"
+    )]
+    pub criteria: Vec<Criterion>,
+    /// Ids of the code lists this statement governs; empty means the lists
+    /// its status reaches (see [`crate::binding`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub code_lists: Vec<String>,
-    /// ICD-10-CM codes or categories naming the indication; empty means the
-    /// statement does not depend on the diagnosis.
+    /// ICD-10-CM codes, families (`M54.5-`) or ranges (`M17.0-M17.12`) that
+    /// name the indication.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnoses: Vec<String>,
+    /// Ids of the ICD-10-CM code lists that name the indication.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnosis_lists: Vec<String>,
+}
+
+impl CoverageStatement {
+    /// Whether diagnosis codes select this statement.
+    pub fn is_bound(&self) -> bool {
+        !self.diagnoses.is_empty() || !self.diagnosis_lists.is_empty()
+    }
+
+    /// Whether the statement is about one indication among others: bound to
+    /// diagnoses, a catch-all, or naming an indication in words.
+    pub fn is_indication_specific(&self) -> bool {
+        self.is_bound() || self.other_indications || self.indication.is_some()
+    }
+}
+
+/// How the items of a group of criteria combine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Combine {
+    /// Every item must be met.
+    #[default]
+    AllOf,
+    /// At least one item must be met.
+    AnyOf,
+}
+
+impl Combine {
+    pub fn is_all_of(&self) -> bool {
+        *self == Combine::AllOf
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Combine::AllOf => "all-of",
+            Combine::AnyOf => "any-of",
+        }
+    }
+}
+
+/// One criterion of a statement, as published: its line, and for a line
+/// that heads a group ("One of the following:") the criteria beneath it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(remote = "Self")]
+pub struct Criterion {
+    /// Stable within the statement (the document's own numbering where it
+    /// has one, else the position: `1`, `2.1`).
+    pub id: String,
+    /// The line as published, without its bullet or number.
+    pub text: String,
+    /// How the sub-criteria combine.
+    #[serde(default, rename = "match", skip_serializing_if = "Combine::is_all_of")]
+    pub combine: Combine,
+    #[serde(
+        default,
+        rename = "criterion",
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "criteria_serde::deserialize"
+    )]
+    pub criteria: Vec<Criterion>,
+}
+
+impl Serialize for Criterion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Criterion::serialize(self, s)
+    }
+}
+
+/// Criteria read from a table each (`id`, `text`, `match`, `criterion`),
+/// or from a bare string, the earlier flat form, which gets its position
+/// as its id.
+mod criteria_serde {
+    use super::Criterion;
+    use serde::de::{self, MapAccess, SeqAccess, Visitor};
+    use serde::{Deserialize, Deserializer};
+    use std::fmt;
+
+    struct One;
+
+    impl<'de> Visitor<'de> for One {
+        type Value = Criterion;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a criterion: a table with id and text (and optionally match and criterion), or a string")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Criterion, E> {
+            Ok(Criterion::leaf(String::new(), v))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Criterion, A::Error> {
+            Criterion::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+    }
+
+    struct Item(Criterion);
+
+    impl<'de> Deserialize<'de> for Item {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Item, D::Error> {
+            d.deserialize_any(One).map(Item)
+        }
+    }
+
+    struct Many;
+
+    impl<'de> Visitor<'de> for Many {
+        type Value = Vec<Criterion>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of criteria")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Criterion>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(Item(mut c)) = seq.next_element()? {
+                if c.id.is_empty() {
+                    c.id = (out.len() + 1).to_string();
+                }
+                out.push(c);
+            }
+            Ok(out)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Criterion>, D::Error> {
+        d.deserialize_seq(Many)
+    }
+}
+
+impl<'de> Deserialize<'de> for Criterion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Criterion, D::Error> {
+        Criterion::deserialize(d)
+    }
+}
+
+impl Criterion {
+    /// A criterion without sub-criteria.
+    pub fn leaf(id: impl Into<String>, text: impl Into<String>) -> Criterion {
+        Criterion {
+            id: id.into(),
+            text: text.into(),
+            combine: Combine::AllOf,
+            criteria: Vec::new(),
+        }
+    }
+
+    /// This criterion and every one beneath it, depth first.
+    pub fn walk(&self) -> Vec<&Criterion> {
+        let mut out = vec![self];
+        for c in &self.criteria {
+            out.extend(c.walk());
+        }
+        out
+    }
 }
 
 /// What a prior-authorization rule requires.

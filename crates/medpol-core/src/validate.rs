@@ -5,8 +5,10 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use crate::code::{Code, CodeSystem};
-use crate::model::{Catalog, CoverageStatus, Payer, Policy, MAX_LINES_OF_BUSINESS};
+use crate::code::{Code, CodePattern, CodeSystem};
+use crate::model::{
+    Catalog, CoverageStatus, Criterion, Payer, Policy, ProductSet, MAX_LINES_OF_BUSINESS,
+};
 
 /// One step of a path into a payer or policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,29 +270,79 @@ pub fn validate_policy(policy: &Policy, payer: Option<&Payer>) -> Vec<Issue> {
         check_products(&mut out, payer, p.key("products"), &s.products, true);
         if !s.criteria.is_empty() && s.status != CoverageStatus::MedicallyNecessary {
             out.push(Issue::warning(
-                p.key("criteria"),
+                p.key("criterion"),
                 format!(
                     "criteria are only weighed for status `medically-necessary`, not `{}`",
                     s.status.id()
                 ),
             ));
         }
+        if s.criteria.is_empty()
+            && s.status == CoverageStatus::MedicallyNecessary
+            && announces_criteria(&s.text)
+        {
+            out.push(Issue::error(
+                p.key("criterion"),
+                "the statement says criteria follow (\"… the following criteria …:\") but lists none: add them as [[statement.criterion]] (a medically-necessary statement without criteria reads as covered)",
+            ));
+        }
+        check_criteria(&mut out, &p, &s.criteria, &mut HashSet::new());
         for (j, l) in s.code_lists.iter().enumerate() {
-            if !list_ids.contains(&l.as_str()) {
-                out.push(Issue::error(
+            match policy.code_lists.iter().find(|x| x.id == *l) {
+                Some(list) if !list.system.is_procedure() => out.push(Issue::error(
+                    p.key("code_lists").index(j),
+                    format!("code list `{l}` holds diagnoses: name it in diagnosis_lists"),
+                )),
+                Some(_) => {}
+                None => out.push(Issue::error(
                     p.key("code_lists").index(j),
                     format!(
                         "no code list `{l}` in this policy; code lists: {}",
                         list_ids.join(", ")
                     ),
-                ));
+                )),
+            }
+        }
+        for (j, l) in s.diagnosis_lists.iter().enumerate() {
+            match policy.code_lists.iter().find(|x| x.id == *l) {
+                Some(list) if list.system != CodeSystem::Icd10cm => out.push(Issue::error(
+                    p.key("diagnosis_lists").index(j),
+                    format!(
+                        "code list `{l}` holds {} codes, not ICD-10-CM diagnoses",
+                        list.system.label()
+                    ),
+                )),
+                Some(_) => {}
+                None => out.push(Issue::error(
+                    p.key("diagnosis_lists").index(j),
+                    format!(
+                        "no code list `{l}` in this policy; code lists: {}",
+                        list_ids.join(", ")
+                    ),
+                )),
             }
         }
         for (j, d) in s.diagnoses.iter().enumerate() {
-            if let Err(e) = Code::parse(CodeSystem::Icd10cm, d) {
+            if let Err(e) = CodePattern::parse(CodeSystem::Icd10cm, d) {
                 out.push(Issue::error(p.key("diagnoses").index(j), e.to_string()));
             }
         }
+        if s.other_indications && s.is_bound() {
+            out.push(Issue::error(
+                p.key("other_indications"),
+                "a statement for all other indications cannot also be bound to diagnoses",
+            ));
+        }
+    }
+    if policy.statements.len() > crate::engine::MAX_STATEMENTS {
+        out.push(Issue::error(
+            root.key("statement"),
+            format!(
+                "{} statements, more than the {} a policy may hold",
+                policy.statements.len(),
+                crate::engine::MAX_STATEMENTS
+            ),
+        ));
     }
     let mut settings = HashSet::new();
     for (i, r) in policy.prior_auth.iter().enumerate() {
@@ -332,6 +384,24 @@ pub fn validate_policy(policy: &Policy, payer: Option<&Payer>) -> Vec<Issue> {
         let mut seen_codes = HashSet::new();
         for (j, e) in l.codes.iter().enumerate() {
             let cp = p.key("codes").index(j).key("code");
+            if l.system == CodeSystem::Icd10cm {
+                // Diagnosis tables may print families and ranges.
+                match CodePattern::parse(l.system, &e.code) {
+                    Ok(c) => {
+                        if c.to_string() != e.code {
+                            out.push(Issue::warning(
+                                cp.clone(),
+                                format!("`{}` is written in canonical form as `{c}`", e.code),
+                            ));
+                        }
+                        if !seen_codes.insert(c.to_string()) {
+                            out.push(Issue::warning(cp, format!("{c} is listed twice")));
+                        }
+                    }
+                    Err(err) => out.push(Issue::error(cp, err.to_string())),
+                }
+                continue;
+            }
             match Code::parse(l.system, &e.code) {
                 Ok(c) => {
                     if c.as_str() != e.code {
@@ -344,7 +414,7 @@ pub fn validate_policy(policy: &Policy, payer: Option<&Payer>) -> Vec<Issue> {
                             ),
                         ));
                     }
-                    if !seen_codes.insert(c) {
+                    if !seen_codes.insert(c.as_str().to_string()) {
                         out.push(Issue::warning(
                             cp,
                             format!("code {} is listed twice", c.as_str()),
@@ -354,28 +424,9 @@ pub fn validate_policy(policy: &Policy, payer: Option<&Payer>) -> Vec<Issue> {
                 Err(err) => out.push(Issue::error(cp, err.to_string())),
             }
         }
-        if l.status.is_none() {
-            if let Some(payer) = payer {
-                let list_products = l
-                    .products
-                    .iter()
-                    .filter_map(|id| payer.resolve_products(id))
-                    .fold(crate::model::ProductSet::EMPTY, |a, b| a.union(b));
-                let stated = policy
-                    .statements
-                    .iter()
-                    .filter(|s| s.code_lists.is_empty() || s.code_lists.contains(&l.id))
-                    .flat_map(|s| s.products.iter())
-                    .filter_map(|id| payer.resolve_products(id))
-                    .fold(crate::model::ProductSet::EMPTY, |a, b| a.union(b));
-                if list_products.0 & !stated.0 != 0 {
-                    out.push(Issue::warning(
-                        p.key("status"),
-                        "some products of this code list have no statement and the list has no status: their lines will be `conditional` (no-coverage-statement)",
-                    ));
-                }
-            }
-        }
+    }
+    if let Some(payer) = payer {
+        check_reach(&mut out, policy, payer);
     }
     let ref_numbers: HashSet<u32> = policy.references.iter().map(|r| r.number).collect();
     for (i, n) in policy.notes.iter().enumerate() {
@@ -420,6 +471,96 @@ pub fn validate_policy(policy: &Policy, payer: Option<&Payer>) -> Vec<Issue> {
         }
     }
     out
+}
+
+/// Whether a statement's text says criteria follow it ("… when all of the
+/// following criteria are met:").
+fn announces_criteria(text: &str) -> bool {
+    let plain = crate::markup::plain(text).to_ascii_lowercase();
+    let t = plain.trim_end();
+    t.ends_with(':') && (t.contains("the following") || t.contains("criteria"))
+}
+
+fn check_criteria<'a>(
+    out: &mut Vec<Issue>,
+    path: &FieldPath,
+    criteria: &'a [Criterion],
+    ids: &mut HashSet<&'a str>,
+) {
+    for (k, c) in criteria.iter().enumerate() {
+        let p = path.key("criterion").index(k);
+        if c.id.trim().is_empty() {
+            out.push(Issue::error(p.key("id"), "a criterion needs an id"));
+        } else if !ids.insert(c.id.as_str()) {
+            out.push(Issue::error(
+                p.key("id"),
+                format!("duplicate criterion id `{}` in this statement", c.id),
+            ));
+        }
+        if c.text.trim().is_empty() {
+            out.push(Issue::error(p.key("text"), "the criterion text is empty"));
+        }
+        check_criteria(out, &p, &c.criteria, ids);
+    }
+}
+
+/// Every code must be decided by something: a statement that reaches its
+/// table ([`crate::binding`]) or the table's own status. And every
+/// diagnosis table should bind some statement's indication.
+fn check_reach(out: &mut Vec<Issue>, policy: &Policy, payer: &Payer) {
+    let resolve = |ids: &[String]| {
+        ids.iter()
+            .filter_map(|id| payer.resolve_products(id))
+            .fold(ProductSet::EMPTY, |a, b| a.union(b))
+    };
+    let statements: Vec<ProductSet> = policy
+        .statements
+        .iter()
+        .map(|s| resolve(&s.products))
+        .collect();
+    let lists: Vec<ProductSet> = policy
+        .code_lists
+        .iter()
+        .map(|l| resolve(&l.products))
+        .collect();
+    let binding = crate::binding::bind(policy, &statements, &lists);
+    let root = FieldPath::root();
+    for (li, l) in policy.code_lists.iter().enumerate() {
+        let p = root.key("code_list").index(li);
+        if !l.system.is_procedure() {
+            let bound = policy
+                .statements
+                .iter()
+                .any(|s| s.diagnosis_lists.contains(&l.id));
+            if !bound {
+                out.push(Issue::warning(
+                    p.key("id"),
+                    format!(
+                        "diagnosis table `{}` binds no statement's indication: name it in a statement's diagnosis_lists",
+                        l.id
+                    ),
+                ));
+            }
+            continue;
+        }
+        if l.status.is_some() {
+            continue;
+        }
+        let reached = binding.reach[li]
+            .iter()
+            .fold(ProductSet::EMPTY, |a, b| a.union(*b));
+        let missing = lists[li].minus(reached);
+        if !missing.is_empty() {
+            let names: Vec<&str> = payer.members(missing).map(|m| m.id.as_str()).collect();
+            out.push(Issue::error(
+                p.key("status"),
+                format!(
+                    "no statement reaches this table's codes for {} and the table states no status: give the table a status, or a statement for those products (or name the table in a statement's code_lists)",
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
 }
 
 /// Which payer or policy of a catalogue an issue is about.

@@ -5,7 +5,7 @@
 
 use chrono::NaiveDate;
 use medpol_core::model::{
-    CoverageStatus, HistoryEntry, Market, Note, NoteKind, Payer, Reference, RelatedPolicy,
+    CoverageStatus, HistoryEntry, Market, Note, NoteKind, Payer, Policy, Reference, RelatedPolicy,
 };
 use medpol_core::CodeSystem;
 
@@ -44,6 +44,116 @@ pub fn effective_from_history(history: &[HistoryEntry]) -> Option<NaiveDate> {
         }
         None
     })
+}
+
+/// The day an archived policy stopped applying, from the history row that
+/// says so ("Policy archived effective 6/1/2024. Replaced by MP #612 …"):
+/// the day after "effective", else the row's date.
+pub fn retired_from_history(history: &[HistoryEntry]) -> Option<NaiveDate> {
+    history.iter().find_map(|h| {
+        let lower = crate::lines::fold(&h.action);
+        if !(lower.contains("archived") || lower.contains("policy retired")) {
+            return None;
+        }
+        let mut words = h.action.split_whitespace();
+        while let Some(w) = words.next() {
+            if w.eq_ignore_ascii_case("effective") {
+                if let Some(day) = words.clone().next().and_then(parse_day) {
+                    return Some(day);
+                }
+            }
+        }
+        Some(h.date.start())
+    })
+}
+
+/// Binds each statement's indication to the diagnosis tables of its status
+/// (see [`medpol_core::binding::diagnosis_tables_for`]) unless it names its
+/// own, and says what was bound and which statements govern code tables for
+/// products the tables do not name ([`medpol_core::binding`], rule 3).
+pub fn bind_indications(
+    payer: &Payer,
+    statements: &mut [medpol_core::model::CoverageStatement],
+    lists: &[medpol_core::model::CodeList],
+) -> Vec<String> {
+    use medpol_core::binding::{bind, diagnosis_tables_for, Rule};
+    use medpol_core::model::ProductSet;
+    let resolve = |ids: &[String]| {
+        ids.iter()
+            .filter_map(|id| payer.resolve_products(id))
+            .fold(ProductSet::EMPTY, |a, b| a.union(b))
+    };
+    let mut policy = Policy {
+        payer: payer.id.clone(),
+        number: String::new(),
+        title: String::new(),
+        effective: NaiveDate::MIN,
+        retired: None,
+        in_force_from: None,
+        external_references: Vec::new(),
+        related_policies: Vec::new(),
+        description: String::new(),
+        summary: String::new(),
+        statements: statements.to_vec(),
+        prior_auth: Vec::new(),
+        coding_heading: None,
+        code_lists: lists.to_vec(),
+        notes: Vec::new(),
+        all_policies: None,
+        history: Vec::new(),
+        references: Vec::new(),
+    };
+    let statement_products: Vec<ProductSet> = policy
+        .statements
+        .iter()
+        .map(|s| resolve(&s.products))
+        .collect();
+    let list_products: Vec<ProductSet> = lists.iter().map(|l| resolve(&l.products)).collect();
+    let mut report = Vec::new();
+    for (si, s) in statements.iter_mut().enumerate() {
+        if !s.diagnosis_lists.is_empty() {
+            continue;
+        }
+        let tables = diagnosis_tables_for(&policy, &statement_products, &list_products, si);
+        for &li in &tables {
+            let list = &lists[li];
+            report.push(format!(
+                "statement `{}`: indication bound to the diagnoses of table `{}` ({} codes; the table is {} and the statement {})",
+                s.id,
+                list.id,
+                list.codes.len(),
+                list.status.map_or("without status", |st| st.id()),
+                s.status.id()
+            ));
+            s.diagnosis_lists.push(list.id.clone());
+        }
+    }
+    policy.statements = statements.to_vec();
+    let binding = bind(&policy, &statement_products, &list_products);
+    for (li, si, set, rule) in binding.links {
+        if rule == Rule::ProductNoTableNames {
+            let names: Vec<&str> = payer.members(set).map(|l| l.id.as_str()).collect();
+            report.push(format!(
+                "statement `{}` governs table `{}` for {}: {}",
+                statements[si].id,
+                lists[li].id,
+                names.join(", "),
+                rule.describe()
+            ));
+        }
+    }
+    report
+}
+
+/// The diagnosis tables the importer would bind to each statement (what
+/// the renderer need not print).
+pub fn indication_tables(policy: &Policy, payer: &Payer) -> Vec<Vec<String>> {
+    let mut statements = policy.statements.clone();
+    for s in &mut statements {
+        s.diagnosis_lists.clear();
+    }
+    let _ = bind_indications(payer, &mut statements, &policy.code_lists);
+    statements.into_iter().map(|s| s.diagnosis_lists).collect()
 }
 
 /// The kind of a paragraph of the coding section: the contract-benefits

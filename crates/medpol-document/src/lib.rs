@@ -59,6 +59,10 @@ pub struct Imported {
     pub mapped: usize,
     /// Non-blank lines that map to nothing, in order.
     pub unmapped: Vec<Unmapped>,
+    /// What the importer settled by rule rather than read, for the author
+    /// to check: diagnosis tables bound to statements, statements that
+    /// govern code tables for products the tables do not name.
+    pub bindings: Vec<String>,
 }
 
 /// A line the importer could not map.

@@ -11,6 +11,9 @@ pub struct Line<'a> {
     /// The line without its line end, spaces trimmed at both ends and tabs
     /// trimmed at the end.
     pub text: &'a str,
+    /// The spaces trimmed from its start (a tab counts 4): how deep a
+    /// bullet of a nested list sits.
+    pub indent: usize,
 }
 
 impl Line<'_> {
@@ -36,9 +39,23 @@ pub fn split(text: &str) -> Vec<Line<'_>> {
                 break;
             }
             number += 1;
+            let text = part.trim_start_matches(is_stray_space);
+            let lead = &part[..part.len() - text.len()];
+            let mut indent = lead.chars().count();
+            // A bullet indented with tabs (the table rows' leading tab is
+            // kept in the text, so only tabs before a bullet count here).
+            let tabs = text.len() - text.trim_start_matches('\t').len();
+            if tabs > 0
+                && text
+                    .trim_start_matches('\t')
+                    .starts_with(['-', '•', '*', '–'])
+            {
+                indent += 4 * tabs;
+            }
             out.push(Line {
                 number,
-                text: part.trim_start_matches(is_stray_space).trim_end(),
+                text: text.trim_end(),
+                indent,
             });
         }
     }

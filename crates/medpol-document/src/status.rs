@@ -88,6 +88,50 @@ fn find_phrase(lower: &str, phrase: &str) -> Option<usize> {
     None
 }
 
+/// Whether the words just before `at` negate what follows ("is not
+/// considered medically necessary", "not investigational").
+fn negated(lower: &str, at: usize) -> bool {
+    let before = &lower[..at];
+    let words: Vec<&str> = before
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .rev()
+        .take(3)
+        .collect();
+    // "not", optionally followed by a linking word: "not considered", "not be
+    // considered", "not deemed".
+    match words.as_slice() {
+        ["not", ..] | [_, "not", ..] => true,
+        [w, _, "not"] => ["considered", "deemed", "regarded"].contains(w),
+        _ => false,
+    }
+}
+
+/// A status as negated: "not medically necessary"; "not covered". A negated
+/// investigational or not-covered phrase states no status of its own.
+fn negate(status: CoverageStatus) -> Option<CoverageStatus> {
+    match status {
+        CoverageStatus::MedicallyNecessary => Some(CoverageStatus::NotMedicallyNecessary),
+        CoverageStatus::Covered => Some(CoverageStatus::NotCovered),
+        _ => None,
+    }
+}
+
+/// Whether a statement speaks for every indication no other statement
+/// names ("… INVESTIGATIONAL for all other indications").
+pub fn other_indications(plain: &str) -> bool {
+    let lower = crate::lines::fold(plain);
+    [
+        "all other indications",
+        "all other uses",
+        "all other conditions",
+        "any other indication",
+        "other indications, including",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+}
+
 /// The status a phrase names exactly (e.g. a marked-up span), if any.
 fn exact(text: &str) -> Option<CoverageStatus> {
     let folded = crate::lines::fold(text.trim().trim_end_matches([':', '.']));
@@ -97,21 +141,41 @@ fn exact(text: &str) -> Option<CoverageStatus> {
 /// The status a sentence states and where (in its plain text) the status
 /// phrase ends.
 pub fn statement_status(m: &Marked) -> Option<(CoverageStatus, usize)> {
+    let lower = m.plain.to_ascii_lowercase();
     for span in &m.spans {
         if let Some(s) = exact(&m.plain[span.clone()]) {
-            return Some((s, span.end));
+            if !negated(&lower, span.start) {
+                return Some((s, span.end));
+            }
+            if let Some(n) = negate(s) {
+                return Some((n, span.end));
+            }
         }
     }
     sentence_status(&m.plain)
 }
 
-/// The strongest status phrase of a plain sentence and where it ends.
+/// The strongest status phrase of a plain sentence and where it ends; a
+/// negated phrase ("is not considered medically necessary") counts as its
+/// negation, or not at all.
 pub fn sentence_status(plain: &str) -> Option<(CoverageStatus, usize)> {
     // ASCII lower-casing keeps every byte offset, so offsets in `lower` are
     // offsets in `plain`.
     let lower = plain.to_ascii_lowercase();
     PHRASES.iter().find_map(|(phrase, status)| {
-        find_phrase(&lower, phrase).map(|at| (*status, at + phrase.len()))
+        let mut from = 0;
+        while let Some(i) = find_phrase(&lower[from..], phrase) {
+            let at = from + i;
+            let end = at + phrase.len();
+            if !negated(&lower, at) {
+                return Some((*status, end));
+            }
+            if let Some(n) = negate(*status) {
+                return Some((n, end));
+            }
+            from = end;
+        }
+        None
     })
 }
 
@@ -226,6 +290,33 @@ mod tests {
             status_and_indication("Nothing here is discovered."),
             (None, None)
         );
+        assert_eq!(
+            status_and_indication("X is not considered medically necessary for cosmetic use."),
+            (
+                Some(CoverageStatus::NotMedicallyNecessary),
+                Some("cosmetic use".into())
+            )
+        );
+        assert_eq!(
+            status_and_indication("X is not considered [MEDICALLY NECESSARY](#)."),
+            (Some(CoverageStatus::NotMedicallyNecessary), None)
+        );
+        // A denied status is no status: the next phrase decides.
+        assert_eq!(
+            status_and_indication(
+                "X is not considered investigational and may be considered medically necessary for knee pain."
+            )
+            .0,
+            Some(CoverageStatus::MedicallyNecessary)
+        );
+        assert_eq!(
+            status_and_indication("X is not covered.").0,
+            Some(CoverageStatus::NotCovered)
+        );
+        assert!(other_indications(
+            "X is INVESTIGATIONAL for all other indications."
+        ));
+        assert!(!other_indications("X is INVESTIGATIONAL for knee pain."));
     }
 
     #[test]

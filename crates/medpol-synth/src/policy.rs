@@ -12,9 +12,9 @@ use chrono::{Datelike, Days, NaiveDate};
 use fastrand::Rng;
 use medpol_core::history::HistoryDate;
 use medpol_core::model::{
-    AllPoliciesInfo, CodeEntry, CodeList, CoverageStatement, CoverageStatus, ExternalReference,
-    HistoryEntry, Link, LinkKind, Note, NoteKind, PaRequirement, Policy, PriorAuthRow,
-    PriorAuthRule, Reference, RelatedPolicy,
+    AllPoliciesInfo, CodeEntry, CodeList, Combine, CoverageStatement, CoverageStatus, Criterion,
+    ExternalReference, HistoryEntry, Link, LinkKind, Note, NoteKind, PaRequirement, Policy,
+    PriorAuthRow, PriorAuthRule, Reference, RelatedPolicy,
 };
 use medpol_core::{CodeSystem, Setting};
 
@@ -303,13 +303,65 @@ fn pick_opt(rng: &mut Rng, items: &[usize]) -> Option<usize> {
     (!items.is_empty()).then(|| pick(rng, items))
 }
 
-/// One to four of the indication's ICD-10-CM codes, distinct, in table order.
+/// One to four of the indication's ICD-10-CM codes, distinct, in table
+/// order; as published tables do, some are written as a family (`M17.1-`)
+/// or, for two neighbours, as a range (`M17.0-M17.12`).
 fn diagnoses(rng: &mut Rng, indication: usize) -> Vec<String> {
     let all = INDICATIONS[indication].diagnoses;
     let count = rng.usize(1..=all.len().min(4));
     let mut picked = dist::distinct(rng, all.len(), count);
     picked.sort_unstable();
-    picked.into_iter().map(|i| all[i].to_string()).collect()
+    let mut out: Vec<String> = Vec::with_capacity(picked.len());
+    let mut i = 0;
+    while i < picked.len() {
+        let code = all[picked[i]];
+        if i + 1 < picked.len() && chance(rng, 0.2) {
+            let (lo, hi) = (code, all[picked[i + 1]]);
+            if compact(lo) < compact(hi) {
+                out.push(format!("{lo}-{hi}"));
+                i += 2;
+                continue;
+            }
+        }
+        match code.split_once('.') {
+            Some((head, tail)) if tail.len() >= 2 && chance(rng, 0.2) => {
+                out.push(format!("{head}.{}-", &tail[..tail.len() - 1]));
+            }
+            _ => out.push(code.to_string()),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn compact(code: &str) -> String {
+    code.replace('.', "")
+}
+
+/// Criteria as published: a list, where longer lists often end in a group
+/// of alternatives ("One of the following:").
+fn criteria_tree(rng: &mut Rng, lines: Vec<String>) -> Vec<Criterion> {
+    let n = lines.len();
+    let grouped = if n >= 4 && chance(rng, 0.5) { 2 } else { 0 };
+    let mut out: Vec<Criterion> = lines[..n - grouped]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Criterion::leaf((i + 1).to_string(), t.clone()))
+        .collect();
+    if grouped > 0 {
+        let id = (out.len() + 1).to_string();
+        out.push(Criterion {
+            criteria: lines[n - grouped..]
+                .iter()
+                .enumerate()
+                .map(|(j, t)| Criterion::leaf(format!("{id}.{}", j + 1), t.clone()))
+                .collect(),
+            id,
+            text: "One of the following:".to_string(),
+            combine: Combine::AnyOf,
+        });
+    }
+    out
 }
 
 /// `base`, or `base-b`, `base-c`, … if taken: ids stay lower case and '-'.
@@ -354,11 +406,12 @@ fn statements(
                 CoverageStatus::MedicallyNecessary => {
                     let count = rng.usize(2..=6);
                     let about = indication_name.unwrap_or("the condition being treated");
+                    let lines = vocab::criteria(rng, count, about);
                     (
                         format!(
                             "{title} may be considered [MEDICALLY NECESSARY](#){phrase} when all of the following criteria are met:"
                         ),
-                        vocab::criteria(rng, count, about),
+                        criteria_tree(rng, lines),
                     )
                 }
                 CoverageStatus::NotMedicallyNecessary => {
@@ -380,10 +433,13 @@ fn statements(
                 } else {
                     indication_name.map(str::to_string)
                 },
+                other_indications: d.catch_all,
                 text,
+                criteria_match: Combine::AllOf,
                 criteria,
                 code_lists: d.list.and_then(|l| list_ids.get(l).cloned()).into_iter().collect(),
                 diagnoses: d.diagnoses.clone(),
+                diagnosis_lists: Vec::new(),
             }
         })
         .collect()

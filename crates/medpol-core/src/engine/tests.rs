@@ -43,14 +43,24 @@ fn statement(
         products: products.iter().map(|s| s.to_string()).collect(),
         status,
         indication: None,
+        other_indications: false,
         text: format!("Statement **{id}**."),
+        criteria_match: Combine::AllOf,
         criteria: if status == CoverageStatus::MedicallyNecessary {
-            vec!["Criterion one".into()]
+            vec![Criterion::leaf("1", "Criterion one")]
         } else {
             vec![]
         },
         code_lists: vec![],
         diagnoses: diagnoses.iter().map(|s| s.to_string()).collect(),
+        diagnosis_lists: vec![],
+    }
+}
+
+fn other_indications(id: &str, products: &[&str], status: CoverageStatus) -> CoverageStatement {
+    CoverageStatement {
+        other_indications: true,
+        ..statement(id, products, status, &[])
     }
 }
 
@@ -326,7 +336,7 @@ fn diagnoses_select_the_statement_for_the_indication() {
                 CoverageStatus::MedicallyNecessary,
                 &["M17"],
             ),
-            statement("other", &["all"], CoverageStatus::Investigational, &[]),
+            other_indications("other", &["all"], CoverageStatus::Investigational),
         ],
     );
     p.code_lists[0].status = None;
@@ -378,11 +388,12 @@ fn the_strictest_policy_wins() {
         vec![statement("c", &["all"], CoverageStatus::Covered, &[])],
     );
     covered.code_lists[0].status = None;
-    let excluded = policy(
+    let mut excluded = policy(
         "4",
         &["E0100"],
         vec![statement("x", &["all"], CoverageStatus::NotCovered, &[])],
     );
+    excluded.code_lists[0].status = Some(CoverageStatus::NotCovered);
     let e = engine(vec![covered, excluded]);
     let d = e
         .determine(&request(

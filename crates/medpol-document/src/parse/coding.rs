@@ -159,7 +159,11 @@ impl Draft<'_> {
             list.has_table = true;
             let from_heading = list.heading.as_ref().and_then(|(_, h)| system_named(h));
             let from_header = system_named(row[0]);
-            let is_code = |s: CodeSystem| Code::parse(s, row[0]).is_ok();
+            let is_code = |s: CodeSystem| {
+                Code::parse(s, row[0]).is_ok()
+                    || (s == CodeSystem::Icd10cm
+                        && medpol_core::CodePattern::parse(s, row[0]).is_ok())
+            };
             match (from_header, from_heading) {
                 (_, Some(s)) if is_code(s) && row.len() == 2 => {
                     list.system = Some(s);
@@ -200,10 +204,20 @@ impl Draft<'_> {
                 },
             );
         }
-        match Code::parse(system, row[0]) {
+        let parsed = if system == CodeSystem::Icd10cm {
+            // Diagnosis tables print families (`M54.5-`) and ranges.
+            medpol_core::CodePattern::parse(system, row[0])
+                .map(|p| p.to_string())
+                .ok()
+        } else {
+            Code::parse(system, row[0])
+                .ok()
+                .map(|c| c.as_str().to_string())
+        };
+        match parsed.ok_or(()) {
             Ok(code) => {
                 list.codes.push(CodeEntry {
-                    code: code.as_str().to_string(),
+                    code,
                     description: row[1].to_string(),
                 });
                 Ok(true)

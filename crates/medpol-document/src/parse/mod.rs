@@ -11,10 +11,12 @@
 //! the banner) or unmapped, with its number.
 
 mod coding;
+mod criteria;
 mod policy;
 mod tail;
 
 pub(crate) use coding::is_codes_heading;
+pub(crate) use criteria::combine as criteria_combine;
 
 use chrono::NaiveDate;
 use medpol_core::model::{
@@ -83,7 +85,7 @@ struct StatementDraft {
     line: usize,
     heading: Heading,
     text: String,
-    criteria: Vec<String>,
+    criteria: Vec<criteria::ItemLine>,
     /// From a `Products:` line, which wins over the heading.
     products: Option<Vec<String>>,
     /// From an `Indication:` line, which wins over the text.
@@ -92,6 +94,10 @@ struct StatementDraft {
     status: Option<medpol_core::model::CoverageStatus>,
     code_lists: Vec<String>,
     diagnoses: Vec<String>,
+    /// From `Diagnosis tables:`, `Other indications:`, `Criteria match:`.
+    diagnosis_lists: Vec<String>,
+    other_indications: Option<bool>,
+    criteria_match: Option<medpol_core::model::Combine>,
 }
 
 /// The member heading statements sit under.
@@ -141,6 +147,9 @@ struct Draft<'p> {
 
     policy_line: Option<usize>,
     heading: Heading,
+    /// Whether a statement has been read under the current heading: a
+    /// heading that follows another with none between stacks onto it.
+    heading_used: bool,
     statements: Vec<StatementDraft>,
     /// Whether the previous line of the policy section was statement text
     /// (so that a wrapped statement continues).
@@ -309,6 +318,7 @@ impl<'p> Draft<'p> {
             summary: Vec::new(),
             policy_line: None,
             heading: Heading::None,
+            heading_used: false,
             statements: Vec::new(),
             in_statement: false,
             prior_auth: Vec::new(),
@@ -507,6 +517,11 @@ impl<'p> Draft<'p> {
         let code_lists = self.settle_code_lists()?;
         let statements = self.settle_statements()?;
         let code_lists = Draft::settle_list_products(code_lists, &statements);
+        let mut statements = statements;
+        let bindings = derive::bind_indications(self.payer, &mut statements, &code_lists);
+        if self.retired.is_none() {
+            self.retired = derive::retired_from_history(&self.history);
+        }
         let effective = match self
             .effective
             .or_else(|| derive::effective_from_history(&self.history))
@@ -550,6 +565,7 @@ impl<'p> Draft<'p> {
             policy,
             mapped: self.mapped,
             unmapped: self.unmapped,
+            bindings,
         })
     }
 }

@@ -3,11 +3,13 @@
 //! `Code tables:`) and the Prior Authorization section (per-setting rules and
 //! the table of products).
 
-use medpol_core::code::{Code, CodeSystem};
-use medpol_core::model::{CoverageStatement, CoverageStatus, PriorAuthRow, PriorAuthRule};
+use medpol_core::code::{CodePattern, CodeSystem};
+use medpol_core::model::{Combine, CoverageStatement, CoverageStatus, PriorAuthRow, PriorAuthRule};
 use medpol_core::Setting;
 
-use super::{bullet, err, keyed, Draft, Heading, ImportError, Problem, StatementDraft, Step};
+use super::{
+    bullet, criteria, err, keyed, Draft, Heading, ImportError, Problem, StatementDraft, Step,
+};
 use crate::lines::{cells, fold, Line};
 use crate::{derive, status};
 
@@ -39,10 +41,14 @@ impl Draft<'_> {
 
     pub(super) fn policy_line(&mut self, l: &Line<'_>) -> Step {
         let text = l.text.trim();
-        if let Some(item) = bullet(text) {
+        if let Some((marker, item)) = criteria::item(text) {
             return Ok(match self.statements.last_mut() {
                 Some(s) if !matches!(self.heading, Heading::Unknown { .. }) => {
-                    s.criteria.push(item.to_string());
+                    s.criteria.push(criteria::ItemLine {
+                        indent: l.indent,
+                        marker,
+                        text: item.to_string(),
+                    });
                     self.in_statement = false;
                     true
                 }
@@ -53,15 +59,36 @@ impl Draft<'_> {
             return Ok(mapped);
         }
         if let Some(products) = self.labels.resolve(text.trim_end_matches(':')) {
-            self.heading = Heading::Known {
-                text: text.to_string(),
-                products,
+            // Two member headings with no statement between them head the
+            // same statements ("Commercial Members: …" over "Medicare HMO
+            // Blue and Medicare PPO Blue Members").
+            self.heading = match std::mem::replace(&mut self.heading, Heading::None) {
+                Heading::Known {
+                    text: above,
+                    products: mut above_products,
+                } if !self.heading_used => {
+                    for p in products {
+                        if !above_products.contains(&p) {
+                            above_products.push(p);
+                        }
+                    }
+                    Heading::Known {
+                        text: format!("{above}\n{text}"),
+                        products: above_products,
+                    }
+                }
+                _ => Heading::Known {
+                    text: text.to_string(),
+                    products,
+                },
             };
+            self.heading_used = false;
             self.in_statement = false;
             return Ok(true);
         }
         let m = status::marked(text);
         if status::statement_status(&m).is_some() {
+            self.heading_used = true;
             self.statements.push(StatementDraft {
                 line: l.number,
                 heading: self.heading.clone(),
@@ -72,6 +99,9 @@ impl Draft<'_> {
                 status: None,
                 code_lists: Vec::new(),
                 diagnoses: Vec::new(),
+                diagnosis_lists: Vec::new(),
+                other_indications: None,
+                criteria_match: None,
             });
             self.in_statement = true;
             return Ok(true);
@@ -106,6 +136,9 @@ impl Draft<'_> {
                 | "icd-10-cm diagnosis codes"
                 | "diagnosis codes"
                 | "code tables"
+                | "diagnosis tables"
+                | "other indications"
+                | "criteria match"
         );
         if !known {
             return Ok(None);
@@ -150,11 +183,40 @@ impl Draft<'_> {
             "products" => s.products = products,
             "status" => s.status = status,
             "code tables" => s.code_lists = list(value),
+            "diagnosis tables" => s.diagnosis_lists = list(value),
+            "other indications" => match fold(value).as_str() {
+                "yes" => s.other_indications = Some(true),
+                "no" => s.other_indications = Some(false),
+                _ => {
+                    return err(
+                        l.number,
+                        Problem::BadValue {
+                            what: "other indications",
+                            found: value.to_string(),
+                            expected: "yes or no".into(),
+                        },
+                    )
+                }
+            },
+            "criteria match" => match fold(value).as_str() {
+                "all-of" => s.criteria_match = Some(Combine::AllOf),
+                "any-of" => s.criteria_match = Some(Combine::AnyOf),
+                _ => {
+                    return err(
+                        l.number,
+                        Problem::BadValue {
+                            what: "criteria match",
+                            found: value.to_string(),
+                            expected: "all-of or any-of".into(),
+                        },
+                    )
+                }
+            },
             _ => {
                 let mut codes = Vec::new();
                 for c in list(value) {
-                    match Code::parse(CodeSystem::Icd10cm, &c) {
-                        Ok(code) => codes.push(code.as_str().to_string()),
+                    match CodePattern::parse(CodeSystem::Icd10cm, &c) {
+                        Ok(code) => codes.push(code.to_string()),
                         Err(e) => {
                             return err(
                                 l.number,
@@ -209,16 +271,23 @@ impl Draft<'_> {
             let indication = s
                 .indication
                 .unwrap_or_else(|| derived.and_then(|(_, end)| status::indication(&m.plain, end)));
+            let (derived_match, criteria) = criteria::build(&s.text, &s.criteria);
+            let criteria_match = s.criteria_match.unwrap_or(derived_match);
             out.push(CoverageStatement {
                 id: String::new(),
                 heading,
                 products,
                 status,
                 indication,
+                other_indications: s
+                    .other_indications
+                    .unwrap_or_else(|| status::other_indications(&m.plain)),
                 text: s.text,
-                criteria: s.criteria,
+                criteria_match,
+                criteria,
                 code_lists: s.code_lists,
                 diagnoses: s.diagnoses,
+                diagnosis_lists: s.diagnosis_lists,
             });
         }
         let ids = derive::statement_ids(out.iter().map(|s| (s.products.as_slice(), s.status)));

@@ -169,6 +169,36 @@ fn block(w: &mut String, b: &Block, level: u8) {
             }
             let _ = writeln!(w, "</ul>");
         }
+        Block::Criteria(items) => {
+            // Nested lists: open one per level down, close one per level up.
+            let mut depth = 0usize;
+            let _ = write!(w, "<ul class=\"criteria\">");
+            for (i, (d, marker, t)) in items.iter().enumerate() {
+                if i > 0 {
+                    if *d > depth {
+                        let _ = write!(w, "<ul>");
+                    } else {
+                        let _ = write!(w, "</li>");
+                        for _ in *d..depth {
+                            let _ = write!(w, "</ul></li>");
+                        }
+                    }
+                }
+                depth = *d;
+                let number = marker
+                    .as_deref()
+                    .map(|m| format!("{}. ", escape(m)))
+                    .unwrap_or_default();
+                let _ = write!(w, "\n<li>{number}{}", inline(t));
+            }
+            if !items.is_empty() {
+                let _ = write!(w, "</li>");
+                for _ in 0..depth {
+                    let _ = write!(w, "</ul></li>");
+                }
+            }
+            let _ = writeln!(w, "</ul>");
+        }
         Block::Table { header, rows } => {
             let _ = writeln!(w, "<table>");
             if !header.is_empty() {

@@ -74,6 +74,9 @@ enum Block {
     /// A heading inside a section (member headings, settings, table headings).
     Sub(String),
     Bullets(Vec<String>),
+    /// A statement's criteria, depth first: (depth, marker, text), where the
+    /// marker is the document's own numbering (`1`, `a`) or None for a bullet.
+    Criteria(Vec<(usize, Option<String>, String)>),
     Table {
         header: Vec<String>,
         rows: Vec<Vec<String>>,
@@ -185,10 +188,17 @@ fn note_block(n: &Note, labels: &Labels) -> Vec<Block> {
 
 /// A statement, its criteria, and the lines for what its text and heading
 /// do not say.
-fn statement_blocks(s: &CoverageStatement, labels: &Labels, out: &mut Vec<Block>) {
+fn statement_blocks(
+    s: &CoverageStatement,
+    derived_tables: &[String],
+    labels: &Labels,
+    out: &mut Vec<Block>,
+) {
     out.push(Block::Para(s.text.clone()));
     if !s.criteria.is_empty() {
-        out.push(Block::Bullets(s.criteria.clone()));
+        let mut lines = Vec::new();
+        criteria_lines(&s.criteria, 0, &mut lines);
+        out.push(Block::Criteria(lines));
     }
     let m = status::marked(&s.text);
     let derived = status::statement_status(&m);
@@ -223,6 +233,42 @@ fn statement_blocks(s: &CoverageStatement, labels: &Labels, out: &mut Vec<Block>
             "Code tables: {}",
             s.code_lists.join(", ")
         )));
+    }
+    // What the importer would not derive from the text and the tables.
+    if s.other_indications != status::other_indications(&m.plain) {
+        let yes = if s.other_indications { "yes" } else { "no" };
+        out.push(Block::Para(format!("Other indications: {yes}")));
+    }
+    if !s.criteria.is_empty() {
+        let texts: Vec<&str> = s.criteria.iter().map(|c| c.text.as_str()).collect();
+        if crate::parse::criteria_combine(&s.text, &texts) != s.criteria_match {
+            out.push(Block::Para(format!(
+                "Criteria match: {}",
+                s.criteria_match.id()
+            )));
+        }
+    }
+    if s.diagnosis_lists != derived_tables {
+        out.push(Block::Para(format!(
+            "Diagnosis tables: {}",
+            s.diagnosis_lists.join(", ")
+        )));
+    }
+}
+
+/// The criteria as lines to print. A criterion whose id is its position
+/// prints as a bullet; one with the document's own numbering (`1.a`)
+/// prints that number, so that importing the text gives the same ids.
+fn criteria_lines(
+    criteria: &[medpol_core::model::Criterion],
+    depth: usize,
+    out: &mut Vec<(usize, Option<String>, String)>,
+) {
+    for (i, c) in criteria.iter().enumerate() {
+        let last = c.id.rsplit('.').next().unwrap_or(&c.id);
+        let marker = (last != (i + 1).to_string()).then(|| last.to_string());
+        out.push((depth, marker, c.text.clone()));
+        criteria_lines(&c.criteria, depth + 1, out);
     }
 }
 
@@ -290,14 +336,18 @@ fn layout(policy: &Policy, payer: &Payer) -> Doc {
 
     let mut blocks = Vec::new();
     let mut heading: Option<&str> = None;
-    for s in &policy.statements {
+    let derived = derive::indication_tables(policy, payer);
+    for (s, tables) in policy.statements.iter().zip(&derived) {
         if s.heading.is_some() && s.heading.as_deref() != heading {
             if let Some(h) = &s.heading {
-                blocks.push(Block::Sub(h.clone()));
+                // Stacked member headings print one per paragraph.
+                for line in h.lines() {
+                    blocks.push(Block::Sub(line.to_string()));
+                }
             }
         }
         heading = s.heading.as_deref().or(heading);
-        statement_blocks(s, &labels, &mut blocks);
+        statement_blocks(s, tables, &labels, &mut blocks);
     }
     let toc = format!("Policy: {}", markets(policy, payer));
     sections.push(section(

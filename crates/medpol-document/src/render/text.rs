@@ -50,12 +50,26 @@ pub fn text(doc: &Doc) -> String {
     out
 }
 
+/// A criterion as printed: four spaces a level, then a bullet or its number.
+fn criterion_line(depth: usize, marker: &Option<String>, text: &str) -> String {
+    let indent = "    ".repeat(depth);
+    match marker {
+        Some(m) => format!("{indent}{m}. {text}"),
+        None => format!("{indent}- {text}"),
+    }
+}
+
 fn text_block(out: &mut String, b: &Block) {
     match b {
         Block::Para(t) | Block::Sub(t) => line(out, t),
         Block::Bullets(items) => {
             for i in items {
                 line(out, &format!("- {i}"));
+            }
+        }
+        Block::Criteria(items) => {
+            for (depth, marker, t) in items {
+                line(out, &criterion_line(*depth, marker, t));
             }
         }
         Block::Table { header, rows } => {
@@ -132,6 +146,11 @@ fn markdown_block(out: &mut String, b: &Block, level: u8) {
         Block::Bullets(items) => {
             for i in items {
                 line(out, &format!("- {i}"));
+            }
+        }
+        Block::Criteria(items) => {
+            for (depth, marker, t) in items {
+                line(out, &criterion_line(*depth, marker, t));
             }
         }
         Block::Table { header, rows } => {

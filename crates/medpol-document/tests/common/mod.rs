@@ -30,7 +30,10 @@ pub fn seed() -> Option<String> {
             if std::env::var_os("MEDPOL_REQUIRE_SHARED").is_some() {
                 panic!("MEDPOL_REQUIRE_SHARED is set but {}: {e}", path.display());
             }
-            skipped(&format!("{} is absent; this seed test did not run", path.display()));
+            skipped(&format!(
+                "{} is absent; this seed test did not run",
+                path.display()
+            ));
             None
         }
     }
