@@ -691,3 +691,100 @@ fn discovery_and_feedback() {
         (200, json!({"cards": []}))
     );
 }
+
+/// A catalogue with criteria and indications: the bundled policies plus the
+/// family document 500 (hyaluronic acid for the knee: medically necessary
+/// with criteria for knee osteoarthritis, M17.x; investigational otherwise).
+fn start_with_criteria() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/bcbsma");
+    let out = policies.join("bcbsma");
+    std::fs::create_dir_all(&out).unwrap();
+    for f in ["payer.toml", "183-prolotherapy.toml"] {
+        std::fs::copy(bundled.join(f), out.join(f)).unwrap();
+    }
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/documents/500-hyaluronic-acid-knee.txt");
+    let r = common::run(&[
+        "import",
+        "--out",
+        policies.to_str().unwrap(),
+        doc.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let db = format!("sqlite://{}", dir.path().join("m.db").display());
+    let s = Server::start(
+        &db,
+        &[
+            "--cds-insecure-dev-mode",
+            "--policies",
+            policies.to_str().unwrap(),
+        ],
+    );
+    (dir, s)
+}
+
+#[test]
+fn criteria_answer_doc_needed_and_an_unknown_indication_answers_info_needed() {
+    let (_d, s) = start_with_criteria();
+    let act = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+    let ask = |reason: Option<&str>| {
+        let mut body = order_sign((act, "PPO"), Some("outpatient"));
+        let order = &mut body["context"]["draftOrders"]["entry"][0]["resource"];
+        order["code"] =
+            json!({"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "20610"}]});
+        if let Some(dx) = reason {
+            order["reasonCode"] =
+                json!([{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": dx}]}]);
+        }
+        let (status, v) = call(&s, "order-sign-crd", &body, None);
+        assert_eq!(status, 200, "{v}");
+        let cis = coverage_infos(&v);
+        assert_eq!(cis.len(), 1, "{v}");
+        check_invariants(cis[0]).unwrap();
+        cis[0].clone()
+    };
+    let reasons = |ci: &Value| -> String {
+        ci["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["url"] == "reason")
+            .map(|e| {
+                e["valueCodeableConcept"]["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+
+    // Knee osteoarthritis: covered when the criteria are met; the clinician documents them.
+    let ci = ask(Some("M17.11"));
+    assert_eq!(ext_code(&ci, "covered"), Some("conditional"));
+    assert_eq!(ext_code(&ci, "doc-needed"), Some("clinical"));
+    assert_eq!(ext_code(&ci, "info-needed"), Some("OTH"));
+    let text = reasons(&ci);
+    assert!(text.contains("medical-necessity-criteria"), "{text}");
+    assert!(
+        text.contains("Symptoms have persisted for at least 6 months"),
+        "{text}"
+    );
+
+    // No diagnosis: it depends on the indication; the reason names them.
+    let ci = ask(None);
+    assert_eq!(ext_code(&ci, "covered"), Some("conditional"));
+    assert_eq!(ext_code(&ci, "info-needed"), Some("OTH"));
+    assert_eq!(ext_code(&ci, "doc-needed"), None);
+    let text = reasons(&ci);
+    assert!(text.contains("depends on the indication"), "{text}");
+    assert!(text.contains("M17.11"), "{text}");
+
+    // Another diagnosis: investigational for all other indications.
+    let ci = ask(Some("M25.561"));
+    assert_eq!(ext_code(&ci, "covered"), Some("not-covered"));
+    assert_eq!(ext_code(&ci, "pa-needed"), None);
+}

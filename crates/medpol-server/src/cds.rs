@@ -25,7 +25,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use medpol_core::code::{Code, CodeSystem};
-use medpol_core::determination::{Coverage, Determination, PriorAuth};
+use medpol_core::determination::{Coverage, CriterionNode, Determination, PriorAuth, Reason};
+use medpol_core::model::Combine;
 use medpol_core::request::{Request, ServiceLine};
 use medpol_core::Setting;
 use serde_json::{json, Value};
@@ -515,6 +516,9 @@ struct Assertion {
     codes: Vec<Code>,
     covered: &'static str,
     pa_needed: Option<&'static str>,
+    /// `clinical` when coverage rests on medical-necessity criteria the
+    /// clinician must document (DTR), with its purpose.
+    doc_needed: Option<(&'static str, &'static str)>,
     info_needed: Option<&'static str>,
     reasons: Vec<String>,
     policy_links: Vec<(String, String)>,
@@ -546,6 +550,17 @@ fn codes_text(codes: &[Code]) -> String {
         .map(|c| format!("{} {}", c.system().label(), c.as_str()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Criteria as one line of text: `1. … 2. (one of) 2.1 …`.
+fn criteria_text(nodes: &[CriterionNode], out: &mut String) {
+    for n in nodes {
+        out.push_str(&format!(" {}. {}", n.id, n.text));
+        if n.combine == Some(Combine::AnyOf) && !n.criteria.is_empty() {
+            out.push_str(" (one of)");
+        }
+        criteria_text(&n.criteria, out);
+    }
 }
 
 /// The human-readable reason: what the policy says, and which policy.
@@ -590,6 +605,41 @@ fn reason_text(d: &Determination<'_>) -> Vec<String> {
             quote.join(" "),
             policies.join("; ")
         );
+        for set in &line.criteria {
+            let how = match set.combine {
+                Combine::AllOf => "all of the following",
+                Combine::AnyOf => "one of the following",
+            };
+            s.push_str(&format!(" Criteria ({}, {how}):", set.path));
+            criteria_text(set.criteria, &mut s);
+        }
+        if line.reasons.contains(&Reason::DependsOnIndication) && !line.indications.is_empty() {
+            let each: Vec<String> = line
+                .indications
+                .iter()
+                .map(|i| {
+                    let name = if i.other_indications {
+                        "all other indications"
+                    } else {
+                        i.indication.unwrap_or("an indication the policy names")
+                    };
+                    let codes = if i.diagnoses.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (ICD-10-CM {})", i.diagnoses.join(", "))
+                    };
+                    let why = i
+                        .reason
+                        .map(|r| format!(", {}", r.id()))
+                        .unwrap_or_default();
+                    format!("{name}{codes}: {}{why}", i.coverage.id())
+                })
+                .collect();
+            s.push_str(&format!(
+                " The answer depends on the indication; send the diagnosis (reasonCode) to decide. {}.",
+                each.join("; ")
+            ));
+        }
         s = s.replace("  ", " ");
         if !out.contains(&s) {
             out.push(s);
@@ -935,6 +985,7 @@ async fn decide_order(
             codes: Vec::new(),
             covered: "indeterminate",
             pa_needed: None,
+            doc_needed: None,
             info_needed: None,
             reasons: vec![format!(
                 "{what} carries no HCPCS, CPT or ICD-10-PCS code that {payer_name} medical policies are written in (codes given: {given}); no coverage determination is made."
@@ -952,6 +1003,7 @@ async fn decide_order(
             codes: Vec::new(),
             covered: "indeterminate",
             pa_needed: None,
+            doc_needed: None,
             info_needed: None,
             reasons: vec!["The member's Coverage does not map to a line of business this service decides for (coverage-not-found); no coverage determination is made.".into()],
             policy_links: Vec::new(),
@@ -1001,6 +1053,7 @@ async fn decide_order(
             codes: Vec::new(),
             covered: "indeterminate",
             pa_needed: None,
+            doc_needed: None,
             info_needed: None,
             reasons: vec![format!(
                 "No {payer_name} medical policy in effect on {} governs {}; this is not a coverage decision: the member's benefits apply.",
@@ -1050,7 +1103,23 @@ async fn decide_order(
     if covered == "conditional" && pa_needed.is_none() {
         pa_needed = Some("conditional");
     }
-    // crd-ci-q3: info-needed whenever something is conditional.
+    // Coverage that rests on criteria needs the clinician's documentation
+    // (DTR); with prior authorization it goes with the request, else with
+    // the claim.
+    let criteria = governed
+        .iter()
+        .any(|l| l.reasons.contains(&Reason::MedicalNecessityCriteria));
+    let doc_needed = (covered == "conditional" && criteria).then(|| {
+        let purpose = if pa_needed == Some("auth-needed") {
+            "withpa"
+        } else {
+            "withclaim"
+        };
+        ("clinical", purpose)
+    });
+    // crd-ci-q3: info-needed whenever something is conditional; OTH comes
+    // with a reason saying what is needed (the criteria, or the diagnosis
+    // that selects the indication).
     if (covered == "conditional" || pa_needed == Some("conditional")) && info_needed.is_none() {
         info_needed = Some("OTH");
     }
@@ -1111,6 +1180,7 @@ async fn decide_order(
         codes: governed_codes.clone(),
         covered,
         pa_needed,
+        doc_needed,
         info_needed,
         reasons,
         policy_links: links,
@@ -1136,6 +1206,10 @@ fn system_action(order: &Order<'_>, coverage: &Value, a: &Assertion, today: Naiv
     ];
     if let Some(pa) = a.pa_needed {
         ext.push(json!({ "url": "pa-needed", "valueCode": pa }));
+    }
+    if let Some((doc, purpose)) = a.doc_needed {
+        ext.push(json!({ "url": "doc-needed", "valueCode": doc }));
+        ext.push(json!({ "url": "doc-purpose", "valueCode": purpose }));
     }
     if let Some(info) = a.info_needed {
         ext.push(json!({ "url": "info-needed", "valueCode": info }));
