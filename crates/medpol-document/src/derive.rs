@@ -33,17 +33,28 @@ pub fn format_day(date: NaiveDate) -> String {
 /// The day the policy took effect, from the history row that records it
 /// ("Medical Policy 183 effective 5/1/2010 describing ongoing non-coverage").
 pub fn effective_from_history(history: &[HistoryEntry]) -> Option<NaiveDate> {
-    history.iter().find_map(|h| {
-        let mut words = h.action.split_whitespace();
-        while let Some(w) = words.next() {
-            if w.eq_ignore_ascii_case("effective") {
-                if let Some(day) = words.clone().next().and_then(parse_day) {
-                    return Some(day);
+    // The row that archives the policy also says "effective": it dates the
+    // end, not the start.
+    history
+        .iter()
+        .filter(|h| !is_archive_row(&h.action))
+        .find_map(|h| {
+            let mut words = h.action.split_whitespace();
+            while let Some(w) = words.next() {
+                if w.eq_ignore_ascii_case("effective") {
+                    if let Some(day) = words.clone().next().and_then(parse_day) {
+                        return Some(day);
+                    }
                 }
             }
-        }
-        None
-    })
+            None
+        })
+}
+
+/// Whether a history action archives the policy ("Policy archived effective …").
+fn is_archive_row(action: &str) -> bool {
+    let lower = crate::lines::fold(action);
+    lower.contains("policy archived") || lower.contains("policy retired")
 }
 
 /// The day an archived policy stopped applying, from the history row that
@@ -51,8 +62,7 @@ pub fn effective_from_history(history: &[HistoryEntry]) -> Option<NaiveDate> {
 /// the day after "effective", else the row's date.
 pub fn retired_from_history(history: &[HistoryEntry]) -> Option<NaiveDate> {
     history.iter().find_map(|h| {
-        let lower = crate::lines::fold(&h.action);
-        if !(lower.contains("archived") || lower.contains("policy retired")) {
+        if !is_archive_row(&h.action) {
             return None;
         }
         let mut words = h.action.split_whitespace();

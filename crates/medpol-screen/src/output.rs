@@ -126,6 +126,14 @@ struct JsonRow<'a> {
     policies: Vec<JsonPolicy<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     citation: Option<JsonCitation<'a>>,
+    /// The statements whose medical-necessity criteria the line rests on
+    /// (a reviewer checks the record against them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    criteria: Vec<&'a str>,
+    /// For a line that depends on the indication: the indications and the
+    /// diagnosis codes that would select each.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    indications: &'a [medpol_core::determination::IndicationRef<'a>],
 }
 
 #[derive(serde::Serialize)]
@@ -174,6 +182,8 @@ pub fn ndjson_row(
             path: c.path,
             text: c.text,
         }),
+        criteria: d.criteria.iter().map(|c| c.path).collect(),
+        indications: &d.indications,
     };
     // Serializing plain data into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, &row);
