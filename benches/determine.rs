@@ -6,7 +6,8 @@
 
 use chrono::NaiveDate;
 use divan::Bencher;
-use medpol_core::code::Code;
+use medpol_core::code::{Code, CodeSystem};
+use medpol_core::determination::Reason;
 use medpol_core::model::Catalog;
 use medpol_core::request::{Request, ServiceLine};
 use medpol_core::{Engine, Setting};
@@ -60,6 +61,65 @@ fn hit_request(catalog: &Catalog) -> Request {
     panic!("no code listed by exactly one policy");
 }
 
+/// A request the policy answers with its criteria: a code whose statement is
+/// medically necessary with criteria for an indication bound to diagnoses,
+/// with one of those diagnoses (the engine selects the statement among the
+/// policy's indications and lists the criteria tree).
+fn criteria_request(engine: &Engine, catalog: &Catalog) -> Option<Request> {
+    for p in &catalog.policies {
+        let payer = catalog.payer(&p.payer).unwrap();
+        for s in &p.statements {
+            if s.criteria.is_empty() || s.diagnoses.is_empty() {
+                continue;
+            }
+            let first = &s.diagnoses[0];
+            let dx = first.split('-').next().unwrap();
+            let Ok(dx) = Code::parse(CodeSystem::Icd10cm, dx) else {
+                continue;
+            };
+            for l in p.code_lists.iter().filter(|l| l.system.is_procedure()) {
+                let Some(code) = l.codes.first() else {
+                    continue;
+                };
+                for id in &s.products {
+                    let Some(set) = payer.resolve_products(id) else {
+                        continue;
+                    };
+                    for product in payer.members(set) {
+                        let request = Request {
+                            payer: Some(p.payer.clone()),
+                            product: product.id.clone(),
+                            setting: Setting::Outpatient,
+                            date: NaiveDate::from_ymd_opt(2025, 6, 1)
+                                .unwrap()
+                                .max(p.effective),
+                            lines: vec![ServiceLine::new(
+                                Code::parse(l.system, &code.code).unwrap(),
+                            )],
+                            diagnoses: vec![dx],
+                        };
+                        let d = engine.determine(&request).ok()?;
+                        let line = &d.lines[0];
+                        let selects = line.policies.len() == 1
+                            && line.reasons == [Reason::MedicalNecessityCriteria]
+                            && !line.criteria.is_empty();
+                        // Without the diagnosis the same line must depend on it.
+                        let mut unknown = request.clone();
+                        unknown.diagnoses.clear();
+                        let u = engine.determine(&unknown).ok()?;
+                        let depends = u.lines[0].reasons.contains(&Reason::DependsOnIndication)
+                            && !u.lines[0].indications.is_empty();
+                        if selects && depends {
+                            return Some(request);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
 fn engine(n: usize) -> (Engine, Request) {
     let catalog = medpol_synth::catalog(&medpol_synth::SynthConfig {
         policies: n,
@@ -76,6 +136,47 @@ fn determine_hit(bencher: Bencher, n: usize) {
     let (engine, request) = engine(n);
     let d = engine.determine(&request).unwrap();
     assert_eq!(d.lines[0].policies.len(), 1);
+    bencher.bench_local(|| {
+        engine
+            .determine(divan::black_box(&request))
+            .unwrap()
+            .lines
+            .len()
+    });
+}
+
+/// A code whose policy distinguishes indications, with a diagnosis that
+/// selects the medically-necessary one: the answer lists its criteria tree.
+#[divan::bench(args = SIZES)]
+fn determine_criteria(bencher: Bencher, n: usize) {
+    let catalog = medpol_synth::catalog(&medpol_synth::SynthConfig {
+        policies: n,
+        ..Default::default()
+    });
+    let engine = Engine::compile(catalog.clone()).unwrap();
+    let request =
+        criteria_request(&engine, &catalog).expect("a criteria statement bound to diagnoses");
+    bencher.bench_local(|| {
+        engine
+            .determine(divan::black_box(&request))
+            .unwrap()
+            .lines
+            .len()
+    });
+}
+
+/// The same code without a diagnosis: the answer depends on the indication
+/// and lists the indications with their diagnosis codes.
+#[divan::bench(args = SIZES)]
+fn determine_indication_unknown(bencher: Bencher, n: usize) {
+    let catalog = medpol_synth::catalog(&medpol_synth::SynthConfig {
+        policies: n,
+        ..Default::default()
+    });
+    let engine = Engine::compile(catalog.clone()).unwrap();
+    let mut request =
+        criteria_request(&engine, &catalog).expect("a criteria statement bound to diagnoses");
+    request.diagnoses.clear();
     bencher.bench_local(|| {
         engine
             .determine(divan::black_box(&request))

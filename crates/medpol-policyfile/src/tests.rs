@@ -225,6 +225,70 @@ fn statement_rules() {
 }
 
 #[test]
+fn criteria_and_indication_rules() {
+    // A medically-necessary statement that says criteria follow must list them.
+    let d = error_for(
+        "status = \"investigational\"\ntext = \"Widget therapy is **investigational**.\"",
+        "status = \"medically-necessary\"\ntext = \"Widget therapy is medically necessary when all of the following criteria are met:\"",
+    );
+    assert!(d.message.contains("lists none"), "{d}");
+    assert!(d.message.contains("[[statement.criterion]]"), "{d}");
+
+    // A criteria tree loads, nested, and its ids must be unique.
+    let tree = "status = \"medically-necessary\"\ntext = \"Widget therapy is medically necessary when all of the following criteria are met:\"\n\n[[statement.criterion]]\nid = \"1\"\ntext = \"Age 18 or older\"\n\n[[statement.criterion]]\nid = \"2\"\ntext = \"One of the following:\"\nmatch = \"any-of\"\n\n[[statement.criterion.criterion]]\nid = \"2.1\"\ntext = \"Pain\"\n\n[[statement.criterion.criterion]]\nid = \"2.2\"\ntext = \"Swelling\"\n";
+    let text = POLICY
+        .replacen(
+            "status = \"investigational\"\ntext = \"Widget therapy is **investigational**.\"\n",
+            tree,
+            1,
+        )
+        .replacen(
+            "status = \"investigational\"\ncodes",
+            "status = \"medically-necessary\"\ncodes",
+            1,
+        );
+    let loaded = load_sources(sources(&text)).unwrap();
+    let s = &loaded.catalog.policies[0].statements[0];
+    assert_eq!(s.criteria.len(), 2);
+    assert_eq!(s.criteria[1].combine, medpol_core::model::Combine::AnyOf);
+    assert_eq!(s.criteria[1].criteria[1].id, "2.2");
+    let dup = text.replacen("id = \"2.2\"", "id = \"2.1\"", 1);
+    let err = load_sources(sources(&dup)).expect_err("duplicate criterion id");
+    let d: Vec<&Diagnostic> = err.errors().collect();
+    assert!(
+        d[0].message.contains("duplicate criterion id `2.1`"),
+        "{err}"
+    );
+    let second = dup
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("id = \"2.1\""))
+        .nth(1)
+        .map(|(i, _)| i + 1);
+    assert_eq!(d[0].line, second, "{err}");
+
+    // Diagnoses: codes, families and ranges; a range upside down is refused
+    // with what would be valid.
+    let d = error_for(
+        "status = \"investigational\"\ntext",
+        "status = \"investigational\"\ndiagnoses = [\"M54.5-\", \"M17.12-M17.0\"]\ntext",
+    );
+    assert!(d.message.contains("a range like M17.0-M17.12"), "{d}");
+    assert_eq!(d.field.as_deref(), Some("statement[0].diagnoses[1]"), "{d}");
+
+    // A table without a status that no statement reaches cannot be decided.
+    let d = error_for(
+        "products = [\"everyone\"]\nstatus = \"investigational\"\n",
+        "products = [\"everyone\"]\n",
+    );
+    assert!(
+        d.message
+            .contains("no statement reaches this table's codes for ma"),
+        "{d}"
+    );
+}
+
+#[test]
 fn payer_file_errors() {
     let mut s = sources(POLICY);
     s[0].text = PAYER.replacen(

@@ -357,7 +357,43 @@ fn layout(policy: &Policy, payer: &Payer) -> Doc {
         blocks,
     ));
 
-    if !policy.prior_auth.is_empty() {
+    // Rules with neither heading nor text whose rows name the same products
+    // in the same order were one table with a column per setting: print it so.
+    let one_table = policy.prior_auth.len() > 1
+        && policy
+            .prior_auth
+            .iter()
+            .all(|r| r.heading.is_none() && r.text.is_empty() && r.requirement.is_none())
+        && policy.prior_auth.windows(2).all(|w| {
+            w[0].rows.len() == w[1].rows.len()
+                && w[0]
+                    .rows
+                    .iter()
+                    .zip(&w[1].rows)
+                    .all(|(a, b)| a.label == b.label)
+        });
+    if one_table {
+        let mut header = vec![String::new()];
+        header.extend(
+            policy
+                .prior_auth
+                .iter()
+                .map(|r| setting_label(r.setting).to_string()),
+        );
+        let rows = (0..policy.prior_auth[0].rows.len())
+            .map(|i| {
+                let mut row = vec![policy.prior_auth[0].rows[i].label.clone()];
+                row.extend(policy.prior_auth.iter().map(|r| r.rows[i].text.clone()));
+                row
+            })
+            .collect();
+        sections.push(section(
+            "prior-authorization",
+            "Prior Authorization Information",
+            Some("Authorization Information"),
+            vec![Block::Table { header, rows }],
+        ));
+    } else if !policy.prior_auth.is_empty() {
         let mut blocks = Vec::new();
         for r in &policy.prior_auth {
             let name = setting_label(r.setting);
