@@ -99,7 +99,7 @@ pub fn bind(policy: &Policy, statements: &[ProductSet], lists: &[ProductSet]) ->
                     }
                 };
                 if !s.code_lists.is_empty() {
-                    if s.code_lists.iter().any(|id| *id == list.id) {
+                    if s.code_lists.contains(&list.id) {
                         link(ps, Rule::Explicit, &mut row);
                     }
                     continue;
