@@ -212,3 +212,64 @@ fn synthetic_claims_screen_cleanly() {
     assert!(r.stderr.contains("0 bad"), "{}", r.stderr);
     assert_eq!(r.stdout.lines().count(), 2001);
 }
+
+/// A policy with criteria and indications (family document 500): the
+/// screen says which lines rest on criteria and which depend on the
+/// diagnosis, and a diagnosis outside the indication is not covered.
+#[test]
+fn criteria_and_indications_show_in_the_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("p");
+    let doc = common::repo_root().join("tests/fixtures/documents/500-hyaluronic-acid-knee.txt");
+    let r = common::run(&[
+        "import",
+        "--out",
+        policies.to_str().unwrap(),
+        doc.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let claims = write(
+        &dir,
+        "claims.csv",
+        "claim_id,line,product,date_of_service,setting,code,diagnoses\n\
+         A,1,commercial-ppo,2025-06-01,outpatient,20610,M17.11\n\
+         A,2,commercial-ppo,2025-06-01,outpatient,20610,\n\
+         A,3,commercial-ppo,2025-06-01,outpatient,20610,M25.561\n",
+    );
+    let out = dir.path().join("out.ndjson");
+    let r = common::run(&[
+        "screen",
+        &claims,
+        "--policies",
+        policies.to_str().unwrap(),
+        "--format",
+        "ndjson",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["coverage"], "conditional");
+    assert_eq!(
+        rows[0]["reasons"],
+        serde_json::json!(["medical-necessity-criteria"])
+    );
+    assert_eq!(
+        rows[0]["criteria"],
+        serde_json::json!(["statement/commercial-medically-necessary"])
+    );
+    assert_eq!(
+        rows[1]["reasons"],
+        serde_json::json!(["depends-on-indication"])
+    );
+    let indications = rows[1]["indications"].as_array().unwrap();
+    assert!(indications.iter().any(|i| i["diagnoses"]
+        .as_array()
+        .is_some_and(|d| d.contains(&serde_json::json!("M17.11")))));
+    assert_eq!(rows[2]["coverage"], "not-covered");
+}
