@@ -15,15 +15,27 @@
 //!    indications", or naming an indication: the same service for other
 //!    indications); a table "investigational", "not medically necessary" or
 //!    "not covered" points only to statements of that same status; a table
-//!    without a status points to every statement.
+//!    without a status points to every statement. For a product of P whose
+//!    statements σ points to none of, its statements that deny the service
+//!    decide too: the policy speaks for that product, and a denial in its
+//!    words outranks the table's sentence (a "medically necessary" table
+//!    beside "Medicare members: NOT COVERED"); a grant does not (coverage is
+//!    never extended against a table's sentence).
 //! 3. **Products no table names.** A product that a statement names but no
 //!    procedure table of the policy does is governed by that statement for
-//!    every procedure table: the tables code the policy's service, and the
-//!    statement speaks of that service for members the tables leave out
-//!    ("Medicare members: the service is NOT COVERED").
+//!    every procedure table, when the statement denies the service
+//!    (investigational, not medically necessary, not covered): the tables
+//!    code the policy's service, and the statement speaks of that service for
+//!    members the tables leave out ("Medicare members: the service is NOT
+//!    COVERED"). A statement that would grant coverage to such products
+//!    reaches no table unless it names it (`code_lists`): coverage is never
+//!    extended to codes by inference.
 //!
 //! A table whose products no statement decides falls back on its own
-//! introducing sentence (its status), and is cited for it.
+//! introducing sentence (its status), and is cited for it. When a code is in
+//! several tables of one policy, all of them take part: the statements that
+//! reach any of them, and the sentences of those that no statement reaches;
+//! the strictest answer wins.
 
 use crate::model::{CodeList, CoverageStatement, CoverageStatus, Policy, ProductSet};
 
@@ -32,6 +44,9 @@ use crate::model::{CodeList, CoverageStatement, CoverageStatus, Policy, ProductS
 pub enum Rule {
     Explicit,
     ByStatus,
+    /// Rule 2, second part: the table's status points to none of the
+    /// product's statements.
+    ProductsOwnStatements,
     ProductNoTableNames,
 }
 
@@ -40,6 +55,9 @@ impl Rule {
         match self {
             Rule::Explicit => "named by the statement's code_lists",
             Rule::ByStatus => "the table's status points to the statement",
+            Rule::ProductsOwnStatements => {
+                "the table's status points to none of these products' statements, so all of them decide"
+            }
             Rule::ProductNoTableNames => {
                 "the statement's products are named by no code table, so it governs every procedure table for them"
             }
@@ -59,6 +77,12 @@ pub struct Binding {
     /// Every (list, statement, products, rule) where a statement reaches a
     /// list, for reports.
     pub links: Vec<(usize, usize, ProductSet, Rule)>,
+}
+
+/// Whether a status denies the service.
+fn denies(status: CoverageStatus) -> bool {
+    use CoverageStatus::*;
+    matches!(status, Investigational | NotMedicallyNecessary | NotCovered)
 }
 
 /// Whether a table's status points to a statement (rule 2).
@@ -107,7 +131,25 @@ pub fn bind(policy: &Policy, statements: &[ProductSet], lists: &[ProductSet]) ->
                 if status_points_to(list.status, s) {
                     link(ps.intersect(lists[li]), Rule::ByStatus, &mut row);
                 }
-                link(ps.minus(by_tables), Rule::ProductNoTableNames, &mut row);
+                if denies(s.status) {
+                    link(ps.minus(by_tables), Rule::ProductNoTableNames, &mut row);
+                }
+            }
+            // Products of the table whose statements its status points to
+            // none of: all their statements decide.
+            let mut spoken = ProductSet::EMPTY;
+            for r in &row {
+                spoken = spoken.union(*r);
+            }
+            for (si, s) in policy.statements.iter().enumerate() {
+                if !s.code_lists.is_empty() || !denies(s.status) {
+                    continue;
+                }
+                let unspoken = statements[si].intersect(lists[li]).minus(spoken);
+                if !unspoken.is_empty() {
+                    row[si] = row[si].union(unspoken);
+                    links.push((li, si, unspoken, Rule::ProductsOwnStatements));
+                }
             }
             for r in &row {
                 products = products.union(*r);

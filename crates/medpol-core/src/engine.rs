@@ -6,16 +6,11 @@
 //! line is then one hash lookup and a walk over the few policies that list
 //! that code: its cost does not grow with the size of the catalogue.
 //!
-//! How answers combine:
-//! - within a policy, the statements that apply to the product and code (and,
-//!   when diagnoses are given and statements name indications, to those
-//!   diagnoses) decide; if they disagree the line is `conditional` with reason
-//!   `depends-on-indication`; with no statement, the code list's own status
-//!   (its introducing sentence) decides;
-//! - across policies, `not-covered` outranks `conditional`, which outranks
-//!   `covered`; prior authorization takes the strictest answer
-//!   (`auth-needed` > `conditional` > `no-auth` > `not-applicable`);
-//! - a code no policy governs is `no-policy`, never a coverage claim.
+//! How answers combine is written down once, in ARCHITECTURE.md ("Decision
+//! rules"): which statements reach a code's tables (`crate::binding`), how
+//! the diagnoses select among them (`select_statements`), and the one order
+//! of strictness (`Coverage::stricter`) in which statements and policies
+//! combine. A code no policy governs is `no-policy`, never a coverage claim.
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -234,6 +229,23 @@ pub struct ProductRef {
     lob: u8,
 }
 
+/// Where a determination's explanation lists stood, to take back what a
+/// milder answer added when a stricter one wins.
+#[derive(Clone, Copy)]
+struct Marks {
+    reasons: usize,
+    criteria: usize,
+    indications: usize,
+}
+
+impl Marks {
+    fn undo(self, out: &mut LineDetermination<'_>) {
+        out.reasons.truncate(self.reasons);
+        out.criteria.truncate(self.criteria);
+        out.indications.truncate(self.indications);
+    }
+}
+
 /// What deciding one line needs besides the line.
 struct LineContext<'a> {
     lob: usize,
@@ -265,14 +277,15 @@ fn setting_index(s: Setting) -> usize {
     }
 }
 
+/// What a status says, given whether criteria come with it: a covering
+/// status with criteria is conditional on them, whichever word it uses.
 fn status_outcome(status: CoverageStatus, has_criteria: bool) -> (Coverage, Option<Reason>) {
     match status {
-        CoverageStatus::Covered => (Coverage::Covered, None),
-        CoverageStatus::MedicallyNecessary if has_criteria => (
+        CoverageStatus::Covered | CoverageStatus::MedicallyNecessary if has_criteria => (
             Coverage::Conditional,
             Some(Reason::MedicalNecessityCriteria),
         ),
-        CoverageStatus::MedicallyNecessary => (Coverage::Covered, None),
+        CoverageStatus::Covered | CoverageStatus::MedicallyNecessary => (Coverage::Covered, None),
         CoverageStatus::Investigational => (Coverage::NotCovered, Some(Reason::Investigational)),
         CoverageStatus::NotMedicallyNecessary => {
             (Coverage::NotCovered, Some(Reason::NotMedicallyNecessary))
@@ -504,7 +517,16 @@ impl PolicyCompiler<'_> {
             code_lists.push(CompiledCodeList {
                 products: governed,
                 reach,
-                status: l.status.map(|s| status_outcome(s, false)),
+                // A table "medically necessary when criteria are met" that no
+                // statement of the product speaks for is conditional on
+                // criteria it does not list, never covered outright.
+                status: l.status.map(|s| {
+                    let criteria = s == CoverageStatus::MedicallyNecessary
+                        && l.statement
+                            .as_deref()
+                            .is_some_and(|t| t.to_ascii_lowercase().contains("criteria"));
+                    status_outcome(s, criteria)
+                }),
                 heading: l.heading.as_deref().map(plain),
                 path: format!("code-list/{}", l.id),
                 text: l.statement.as_deref().map(plain).unwrap_or_default(),
@@ -853,7 +875,15 @@ impl Engine {
             {
                 continue;
             }
-            let pa = self.apply_policy(policy, posting.code_list, &ctx, out);
+            // Every table of this policy that lists the code for the product
+            // takes part, not only the first one found.
+            let lists = postings.iter().filter(|p| {
+                p.policy == posting.policy
+                    && p.products.contains(lob)
+                    && date >= p.from
+                    && p.until.is_none_or(|u| date < u)
+            });
+            let pa = self.apply_policy(policy, lists, &ctx, out);
             prior_auth = Some(prior_auth.map_or(pa, |p| p.max(pa)));
         }
         if let Some(pa) = prior_auth {
@@ -863,11 +893,84 @@ impl Engine {
         }
     }
 
-    /// Applies one policy to a line; returns its prior-authorization answer.
-    fn apply_policy<'e>(
+    /// The answer of the deciding statements (see ARCHITECTURE.md, "Decision
+    /// rules"), with their citations, criteria and indications written to
+    /// `out`; and where `out` stood before, to undo the reasons, criteria
+    /// and indications if a table's sentence turns out stricter.
+    fn statements_decide<'e>(
         &'e self,
         policy: &'e CompiledPolicy,
-        code_list: u16,
+        version: &'e str,
+        deciding: u64,
+        unsettled: bool,
+        out: &mut LineDetermination<'e>,
+    ) -> (Coverage, Marks) {
+        let marks = Marks {
+            reasons: out.reasons.len(),
+            criteria: out.criteria.len(),
+            indications: out.indications.len(),
+        };
+        let statements = || bits(deciding).map(|si| &policy.statements[si]);
+        let first = statements()
+            .next()
+            .map_or(Coverage::NoPolicy, |s| s.coverage);
+        let agree = statements().all(|s| s.coverage == first);
+        let by_indication = statements().any(|s| s.kind != IndicationKind::General);
+        let strictest = statements().fold(Coverage::NoPolicy, |c, s| c.stricter(s.coverage));
+        // Coverage is never granted on an indication named in words only:
+        // no code says the request's is that one.
+        let granted_in_words = strictest == Coverage::Covered
+            && statements().any(|s| s.kind == IndicationKind::Unbound);
+        let coverage = if unsettled || (!agree && by_indication) || granted_in_words {
+            out.reasons.push(Reason::DependsOnIndication);
+            for s in statements().filter(|s| s.kind != IndicationKind::General) {
+                out.indications.push(IndicationRef {
+                    policy: &policy.key,
+                    path: &s.path,
+                    indication: s.indication.as_deref(),
+                    other_indications: s.kind == IndicationKind::OtherIndications,
+                    diagnoses: &s.diagnosis_text,
+                    coverage: s.coverage,
+                    reason: s.reason,
+                });
+            }
+            Coverage::Conditional
+        } else {
+            out.reasons.extend(
+                statements()
+                    .filter(|s| s.coverage == strictest)
+                    .filter_map(|s| s.reason),
+            );
+            strictest
+        };
+        for s in statements() {
+            out.citations.push(Citation {
+                policy: &policy.key,
+                version,
+                section: SECTION_POLICY,
+                heading: s.heading.as_deref(),
+                path: &s.path,
+                text: &s.text,
+            });
+            if !s.criteria.is_empty() {
+                out.criteria.push(CriteriaSet {
+                    policy: &policy.key,
+                    version,
+                    path: &s.path,
+                    indication: s.indication.as_deref(),
+                    combine: s.criteria_match,
+                    criteria: &s.criteria,
+                });
+            }
+        }
+        (coverage, marks)
+    }
+
+    /// Applies one policy to a line; returns its prior-authorization answer.
+    fn apply_policy<'e, 'p>(
+        &'e self,
+        policy: &'e CompiledPolicy,
+        lists: impl Iterator<Item = &'p Posting> + Clone,
         ctx: &LineContext<'_>,
         out: &mut LineDetermination<'e>,
     ) -> PriorAuth {
@@ -886,88 +989,66 @@ impl Engine {
 
         // Coverage: the statements that reach this code list for this
         // product (crate::binding), narrowed by the diagnoses.
-        let list = &policy.code_lists[code_list as usize];
+        let tables = || {
+            lists
+                .clone()
+                .map(|p| &policy.code_lists[p.code_list as usize])
+        };
+        // The statements that reach any table listing the code, and the
+        // tables no statement reaches for this product: their own sentences
+        // take part too.
         let mut reached: u64 = 0;
-        for (si, r) in list.reach.iter().enumerate() {
-            if r.contains(lob) {
-                reached |= 1 << si;
+        let mut table_coverage: Option<Coverage> = None;
+        for list in tables() {
+            let mut mask = 0u64;
+            for (si, r) in list.reach.iter().enumerate() {
+                if r.contains(lob) {
+                    mask |= 1 << si;
+                }
+            }
+            reached |= mask;
+            if let (0, Some((c, _))) = (mask, list.status) {
+                table_coverage = Some(table_coverage.map_or(c, |t| t.stricter(c)));
             }
         }
         let (deciding, unsettled) = select_statements(policy, reached, diagnoses);
-        let coverage = if deciding == 0 {
-            // No statement speaks for this product: the table's own sentence
-            // decides, and is cited.
-            let cite = Citation {
-                policy: &policy.key,
-                version,
-                section: &policy.coding_section,
-                heading: list.heading.as_deref(),
-                path: &list.path,
-                text: &list.text,
-            };
-            out.citations.push(cite);
-            match list.status {
-                Some((c, reason)) => {
-                    out.reasons.extend(reason);
-                    c
-                }
-                None => {
-                    out.reasons.push(Reason::NoCoverageStatement);
-                    Coverage::Conditional
-                }
+        let statement_coverage = (deciding != 0)
+            .then(|| self.statements_decide(policy, version, deciding, unsettled, out));
+        let coverage = match (statement_coverage, table_coverage) {
+            (Some((s, marks)), Some(t)) if t.strictness() > s.strictness() => {
+                // A table's own sentence is stricter than the statements: it
+                // decides, and what the statements added to explain a milder
+                // answer goes.
+                marks.undo(out);
+                t
             }
-        } else {
-            let statements = || bits(deciding).map(|si| &policy.statements[si]);
-            let first = statements()
-                .next()
-                .map_or(Coverage::NoPolicy, |s| s.coverage);
-            let agree = statements().all(|s| s.coverage == first);
-            let by_indication = statements().any(|s| s.kind != IndicationKind::General);
-            let coverage = if unsettled || (!agree && by_indication) {
-                out.reasons.push(Reason::DependsOnIndication);
-                for s in statements().filter(|s| s.kind != IndicationKind::General) {
-                    out.indications.push(IndicationRef {
-                        policy: &policy.key,
-                        path: &s.path,
-                        indication: s.indication.as_deref(),
-                        other_indications: s.kind == IndicationKind::OtherIndications,
-                        diagnoses: &s.diagnosis_text,
-                        coverage: s.coverage,
-                        reason: s.reason,
-                    });
+            (Some((s, _)), _) => s,
+            (None, Some(t)) => t,
+            (None, None) => Coverage::Conditional,
+        };
+        if statement_coverage.is_none_or(|(s, _)| s != coverage) {
+            // The tables' sentences decided: cite them and give their reasons.
+            let mut cited = false;
+            for list in tables() {
+                match list.status {
+                    Some((c, reason)) if c == coverage => out.reasons.extend(reason),
+                    None if table_coverage.is_none() && !cited => {}
+                    _ => continue,
                 }
-                Coverage::Conditional
-            } else {
-                let c = statements().fold(Coverage::NoPolicy, |c, s| c.stricter(s.coverage));
-                out.reasons.extend(
-                    statements()
-                        .filter(|s| s.coverage == c)
-                        .filter_map(|s| s.reason),
-                );
-                c
-            };
-            for s in statements() {
+                cited = true;
                 out.citations.push(Citation {
                     policy: &policy.key,
                     version,
-                    section: SECTION_POLICY,
-                    heading: s.heading.as_deref(),
-                    path: &s.path,
-                    text: &s.text,
+                    section: &policy.coding_section,
+                    heading: list.heading.as_deref(),
+                    path: &list.path,
+                    text: &list.text,
                 });
-                if !s.criteria.is_empty() {
-                    out.criteria.push(CriteriaSet {
-                        policy: &policy.key,
-                        version,
-                        path: &s.path,
-                        indication: s.indication.as_deref(),
-                        combine: s.criteria_match,
-                        criteria: &s.criteria,
-                    });
-                }
             }
-            coverage
-        };
+            if statement_coverage.is_none() && table_coverage.is_none() {
+                out.reasons.push(Reason::NoCoverageStatement);
+            }
+        }
         out.coverage = out.coverage.stricter(coverage);
 
         // Prior authorization for the setting.

@@ -141,7 +141,10 @@ pub fn bind_indications(
     policy.statements = statements.to_vec();
     let binding = bind(&policy, &statement_products, &list_products);
     for (li, si, set, rule) in binding.links {
-        if rule == Rule::ProductNoTableNames {
+        if matches!(
+            rule,
+            Rule::ProductNoTableNames | Rule::ProductsOwnStatements
+        ) {
             let names: Vec<&str> = payer.members(set).map(|l| l.id.as_str()).collect();
             report.push(format!(
                 "statement `{}` governs table `{}` for {}: {}",

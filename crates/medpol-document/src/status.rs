@@ -88,23 +88,50 @@ fn find_phrase(lower: &str, phrase: &str) -> Option<usize> {
     None
 }
 
-/// Whether the words just before `at` negate what follows ("is not
-/// considered medically necessary", "not investigational").
+/// Whether the words just before `at` negate what follows: "is not
+/// considered medically necessary", "cannot be considered to be covered",
+/// "isn't covered", "is no longer covered", "a non-covered service". Only
+/// linking words may stand between the negation and the phrase, so "not
+/// only medically necessary" is not a negation.
 fn negated(lower: &str, at: usize) -> bool {
     let before = &lower[..at];
+    if before.ends_with("non-") || before.ends_with("non ") {
+        return true;
+    }
+    const NEGATIONS: [&str; 7] = [
+        "not", "cannot", "isn't", "aren't", "never", "nor", "neither",
+    ];
+    const LINKING: [&str; 14] = [
+        "considered",
+        "deemed",
+        "regarded",
+        "be",
+        "been",
+        "to",
+        "is",
+        "are",
+        "as",
+        "shown",
+        "proven",
+        "established",
+        "generally",
+        "currently",
+    ];
     let words: Vec<&str> = before
         .split(|c: char| !c.is_alphanumeric() && c != '\'')
         .filter(|w| !w.is_empty())
         .rev()
-        .take(3)
+        .take(5)
         .collect();
-    // "not", optionally followed by a linking word: "not considered", "not be
-    // considered", "not deemed".
-    match words.as_slice() {
-        ["not", ..] | [_, "not", ..] => true,
-        [w, _, "not"] => ["considered", "deemed", "regarded"].contains(w),
-        _ => false,
+    for (i, w) in words.iter().enumerate() {
+        if NEGATIONS.contains(w) || (*w == "longer" && words.get(i + 1) == Some(&"no")) {
+            return true;
+        }
+        if !LINKING.contains(w) {
+            return false;
+        }
     }
+    false
 }
 
 /// A status as negated: "not medically necessary"; "not covered". A negated
@@ -133,6 +160,10 @@ pub fn other_indications(plain: &str) -> bool {
 }
 
 /// The status a phrase names exactly (e.g. a marked-up span), if any.
+pub fn exact_status(text: &str) -> Option<CoverageStatus> {
+    exact(text)
+}
+
 fn exact(text: &str) -> Option<CoverageStatus> {
     let folded = crate::lines::fold(text.trim().trim_end_matches([':', '.']));
     PHRASES.iter().find(|(p, _)| *p == folded).map(|(_, s)| *s)
@@ -162,21 +193,30 @@ pub fn sentence_status(plain: &str) -> Option<(CoverageStatus, usize)> {
     // ASCII lower-casing keeps every byte offset, so offsets in `lower` are
     // offsets in `plain`.
     let lower = plain.to_ascii_lowercase();
-    PHRASES.iter().find_map(|(phrase, status)| {
+    // The earliest status the sentence states wins ("X is investigational; it
+    // has not been shown to be medically necessary"); at one place the
+    // longer phrase wins ("not medically necessary" over "medically necessary").
+    let mut best: Option<(usize, CoverageStatus, usize)> = None;
+    for (phrase, status) in PHRASES {
         let mut from = 0;
         while let Some(i) = find_phrase(&lower[from..], phrase) {
             let at = from + i;
             let end = at + phrase.len();
-            if !negated(&lower, at) {
-                return Some((*status, end));
-            }
-            if let Some(n) = negate(*status) {
-                return Some((n, end));
-            }
             from = end;
+            let stated = if negated(&lower, at) {
+                negate(*status)
+            } else {
+                Some(*status)
+            };
+            if let Some(st) = stated {
+                if best.is_none_or(|(b, _, _)| at < b) {
+                    best = Some((at, st, end));
+                }
+                break;
+            }
         }
-        None
-    })
+    }
+    best.map(|(_, st, end)| (st, end))
 }
 
 /// Phrases that introduce a statement's indication, most specific first.

@@ -341,3 +341,38 @@ fn the_family_documents_round_trip_through_the_renderer() {
         assert_eq!(back.policy, imported.policy, "{name} rendered:\n{rendered}");
     }
 }
+
+/// Misreadings an independent review found: member headings separated by
+/// prose do not stack, and a numbered line that states a marked-up status
+/// is a statement, not a criterion.
+#[test]
+fn headings_stack_only_when_adjacent_and_numbered_statements_stay_statements() {
+    let catalog = bundled();
+    let base = fixture("500-hyaluronic-acid-knee.txt");
+    let text = base.replace(
+        "Medicare HMO BlueSM and Medicare PPO BlueSM Members\n",
+        "See the member's benefit booklet for details.\n\nMedicare HMO BlueSM and Medicare PPO BlueSM Members\n",
+    );
+    let imported = importer(&catalog).import(&text, None).unwrap();
+    let medicare = imported
+        .policy
+        .statements
+        .iter()
+        .find(|s| s.status == CoverageStatus::Covered)
+        .unwrap();
+    assert_eq!(medicare.products, ["medicare-advantage"]);
+    assert_eq!(imported.unmapped.len(), 1, "{:?}", imported.unmapped);
+
+    let text = base.replace(
+        "Intra-articular hyaluronic acid injections are considered [INVESTIGATIONAL](#) for all other indications.",
+        "2. Intra-articular hyaluronic acid injections are considered [INVESTIGATIONAL](#) for all other indications.",
+    );
+    let imported = importer(&catalog).import(&text, None).unwrap();
+    let p = &imported.policy;
+    assert!(
+        p.statements.iter().any(|s| s.other_indications),
+        "{:?}",
+        p.statements
+    );
+    assert_eq!(p.statements[0].criteria.len(), 3);
+}

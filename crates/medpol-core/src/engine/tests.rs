@@ -502,6 +502,163 @@ fn a_statement_for_one_indication_does_not_decide_others() {
     );
 }
 
+#[test]
+fn what_an_independent_review_found() {
+    // A "medically necessary" table that names Medicare, whose only statement
+    // says NOT COVERED: the statement decides, not the table's sentence.
+    let mut p = policy(
+        "6",
+        &["E0651"],
+        vec![
+            statement(
+                "c",
+                &["commercial"],
+                CoverageStatus::MedicallyNecessary,
+                &[],
+            ),
+            statement("m", &["ma"], CoverageStatus::NotCovered, &[]),
+        ],
+    );
+    p.code_lists[0].status = Some(CoverageStatus::MedicallyNecessary);
+    p.code_lists[0].statement =
+        Some("These codes are medically necessary when criteria are met.".into());
+    // "Covered when all of the following criteria are met" is conditional.
+    let mut covered_with_criteria = policy(
+        "7",
+        &["E0652"],
+        vec![statement("c", &["all"], CoverageStatus::Covered, &[])],
+    );
+    covered_with_criteria.statements[0].criteria = vec![Criterion::leaf("1", "Criterion")];
+    covered_with_criteria.code_lists[0].status = None;
+    // Covered for an indication named in words only: never covered outright.
+    let mut in_words = policy(
+        "8",
+        &["E0653"],
+        vec![statement("c", &["all"], CoverageStatus::Covered, &[])],
+    );
+    in_words.statements[0].indication = Some("sickle cell disease".into());
+    in_words.code_lists[0].status = None;
+    // A code in two tables of one policy: both take part (strictest wins).
+    let mut two_tables = policy(
+        "9",
+        &["E0654"],
+        vec![statement("c", &["all"], CoverageStatus::Covered, &[])],
+    );
+    two_tables.code_lists[0].status = Some(CoverageStatus::Covered);
+    let mut second = two_tables.code_lists[0].clone();
+    second.id = "second".into();
+    second.status = Some(CoverageStatus::Investigational);
+    two_tables.code_lists.push(second);
+    // A table "medically necessary when criteria are met" with no statement
+    // for the product is conditional, not covered.
+    let mut table_only = policy(
+        "10",
+        &["E0655"],
+        vec![statement(
+            "x",
+            &["commercial"],
+            CoverageStatus::Investigational,
+            &[],
+        )],
+    );
+    table_only.code_lists[0].status = Some(CoverageStatus::MedicallyNecessary);
+    table_only.code_lists[0].statement =
+        Some("These codes are medically necessary when criteria are met for all members.".into());
+    table_only.code_lists[0].products = vec!["ma".into()];
+
+    let e = engine(vec![
+        p,
+        covered_with_criteria,
+        in_words,
+        two_tables,
+        table_only,
+    ]);
+    let decide = |product: &str, code: &str| {
+        let d = e
+            .determine(&request(
+                product,
+                Setting::Outpatient,
+                date(2025, 6, 1),
+                code,
+                &["M17.11"],
+            ))
+            .unwrap();
+        (d.lines[0].coverage, d.lines[0].reasons.clone())
+    };
+    assert_eq!(
+        decide("ma", "E0651"),
+        (Coverage::NotCovered, vec![Reason::Excluded])
+    );
+    assert_eq!(
+        decide("ppo", "E0651"),
+        (
+            Coverage::Conditional,
+            vec![Reason::MedicalNecessityCriteria]
+        )
+    );
+    assert_eq!(
+        decide("ppo", "E0652"),
+        (
+            Coverage::Conditional,
+            vec![Reason::MedicalNecessityCriteria]
+        )
+    );
+    assert_eq!(
+        decide("ppo", "E0653"),
+        (Coverage::Conditional, vec![Reason::DependsOnIndication])
+    );
+    // The investigational table's sentence is stricter than the statement.
+    assert_eq!(
+        decide("ppo", "E0654"),
+        (Coverage::NotCovered, vec![Reason::Investigational])
+    );
+    assert_eq!(
+        decide("ma", "E0655"),
+        (
+            Coverage::Conditional,
+            vec![Reason::MedicalNecessityCriteria]
+        )
+    );
+}
+
+#[test]
+fn a_code_in_two_tables_of_a_policy_is_decided_by_both() {
+    let mut p = policy("11", &["E0654"], vec![]);
+    p.statements = vec![statement(
+        "inv",
+        &["all"],
+        CoverageStatus::Investigational,
+        &[],
+    )];
+    p.code_lists[0].status = Some(CoverageStatus::Covered);
+    let mut second = p.code_lists[0].clone();
+    second.id = "second".into();
+    second.status = Some(CoverageStatus::Investigational);
+    p.code_lists.push(second);
+    let e = engine(vec![p]);
+    let d = e
+        .determine(&request(
+            "ppo",
+            Setting::Outpatient,
+            date(2025, 6, 1),
+            "E0654",
+            &[],
+        ))
+        .unwrap();
+    // The covered table points to no statement, the investigational one to
+    // "inv": the statement decides, once.
+    assert_eq!(d.lines[0].coverage, Coverage::NotCovered);
+    assert_eq!(d.lines[0].policies.len(), 1);
+    assert_eq!(
+        d.lines[0]
+            .citations
+            .iter()
+            .filter(|c| c.path == "statement/inv")
+            .count(),
+        1
+    );
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
@@ -751,7 +908,14 @@ mod properties {
                 prop_assert!(!line.reasons.is_empty(), "{:?}", line);
             }
             if line.reasons.contains(&Reason::MedicalNecessityCriteria) {
-                prop_assert!(!line.criteria.is_empty(), "{:?}", line);
+                // The criteria are listed, or the table's own sentence ("…
+                // medically necessary when criteria are met") is what decided.
+                let table_decided = line.citations.iter().any(|c| c.path.starts_with("code-list/"));
+                prop_assert!(!line.criteria.is_empty() || table_decided, "{:?}", line);
+            }
+            // Never covered on a statement with criteria.
+            if line.coverage == Coverage::Covered {
+                prop_assert!(line.criteria.is_empty(), "{:?}", line);
             }
             if line.reasons.contains(&Reason::DependsOnIndication) {
                 prop_assert!(!line.indications.is_empty(), "{:?}", line);

@@ -41,21 +41,39 @@ pub fn item(text: &str) -> Option<(Option<String>, &str)> {
     Some((Some(inner.to_string()), rest.trim()))
 }
 
-/// How the items under a head combine (see the module documentation).
+/// How the items under a head combine (see the module documentation). The
+/// head's last "… of the following" decides ("for one of the following
+/// indications when all of the following criteria are met:" is all-of);
+/// "none of the following" is a list of exclusions, each required.
 pub fn combine(head: &str, items: &[&str]) -> Combine {
     let lower = medpol_core::markup::plain(head).to_ascii_lowercase();
-    const ANY: [&str; 5] = [
-        "one of the following",
-        "any of the following",
-        "at least one of the following",
-        "either of the following",
-        "one or more of the following",
+    const PHRASES: [(&str, Combine); 8] = [
+        ("one of the following", Combine::AnyOf),
+        ("any of the following", Combine::AnyOf),
+        ("at least one of the following", Combine::AnyOf),
+        ("either of the following", Combine::AnyOf),
+        ("one or more of the following", Combine::AnyOf),
+        ("all of the following", Combine::AllOf),
+        ("each of the following", Combine::AllOf),
+        ("none of the following", Combine::AllOf),
     ];
-    if ANY.iter().any(|p| lower.contains(p)) {
-        return Combine::AnyOf;
+    let mut last: Option<(usize, Combine)> = None;
+    for (phrase, combine) in PHRASES {
+        let mut from = 0;
+        while let Some(i) = lower[from..].find(phrase) {
+            let at = from + i;
+            from = at + phrase.len();
+            // Whole words only: "none of the following" is not "one of …".
+            if lower[..at].ends_with(|c: char| c.is_ascii_alphanumeric()) {
+                continue;
+            }
+            if last.is_none_or(|(l, _)| at > l) {
+                last = Some((at, combine));
+            }
+        }
     }
-    if lower.contains("all of the following") || lower.contains("each of the following") {
-        return Combine::AllOf;
+    if let Some((_, c)) = last {
+        return c;
     }
     let ends_or = |t: &&str| {
         let t = t.trim_end().to_ascii_lowercase();
@@ -71,10 +89,20 @@ pub fn combine(head: &str, items: &[&str]) -> Combine {
 /// The criteria tree of a statement and how its top level combines.
 pub fn build(statement: &str, lines: &[ItemLine]) -> (Combine, Vec<Criterion>) {
     let mut at = 0;
-    let criteria = level(lines, &mut at, None, "");
+    let mut criteria = Vec::new();
+    // Items less indented than the first still belong to the top level.
+    while at < lines.len() {
+        let more = level(lines, &mut at, None, "");
+        let offset = criteria.len();
+        for (i, mut c) in more.into_iter().enumerate() {
+            if offset > 0 && lines_marker_free(&c) {
+                renumber_one(&mut c, (offset + i + 1).to_string());
+            }
+            criteria.push(c);
+        }
+    }
     let texts: Vec<&str> = criteria.iter().map(|c| c.text.as_str()).collect();
     let top = combine(statement, &texts);
-    let mut criteria = criteria;
     // The document's numbering gives the ids; if it repeats one, positions do.
     let mut ids = std::collections::HashSet::new();
     let unique = criteria
@@ -132,6 +160,17 @@ fn level(
         });
     }
     out
+}
+
+/// Whether a criterion's id is positional (a number), so it may be renumbered.
+fn lines_marker_free(c: &Criterion) -> bool {
+    c.id.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn renumber_one(c: &mut Criterion, id: String) {
+    c.id = id;
+    let prefix = c.id.clone();
+    renumber(&mut c.criteria, &prefix);
 }
 
 fn renumber(criteria: &mut [Criterion], prefix: &str) {
@@ -204,6 +243,24 @@ mod tests {
         assert_eq!(c[1].combine, Combine::AnyOf);
         assert_eq!(c[1].criteria[1].combine, Combine::AllOf);
         assert_eq!(c[1].criteria[1].criteria.len(), 2);
+    }
+
+    #[test]
+    fn heads_and_indents_that_read_wrongly_before() {
+        assert_eq!(
+            combine("None of the following:", &["a", "b"]),
+            Combine::AllOf
+        );
+        assert_eq!(
+            combine("X is covered for one of the following indications when all of the following criteria are met:", &[]),
+            Combine::AllOf
+        );
+        // Top-level items indented less than the first are kept.
+        let lines = [line(2, "- A"), line(0, "- B"), line(0, "- C")];
+        let (_, c) = build("X when all of the following criteria are met:", &lines);
+        let ids: Vec<&str> = c.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["1", "2", "3"]);
+        assert_eq!(c[2].text, "C");
     }
 
     #[test]

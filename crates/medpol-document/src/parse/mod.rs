@@ -147,9 +147,9 @@ struct Draft<'p> {
 
     policy_line: Option<usize>,
     heading: Heading,
-    /// Whether a statement has been read under the current heading: a
-    /// heading that follows another with none between stacks onto it.
-    heading_used: bool,
+    /// Whether the last non-blank line of the policy section was a member
+    /// heading: a heading right after another stacks onto it.
+    after_heading: bool,
     statements: Vec<StatementDraft>,
     /// Whether the previous line of the policy section was statement text
     /// (so that a wrapped statement continues).
@@ -318,7 +318,7 @@ impl<'p> Draft<'p> {
             summary: Vec::new(),
             policy_line: None,
             heading: Heading::None,
-            heading_used: false,
+            after_heading: false,
             statements: Vec::new(),
             in_statement: false,
             prior_auth: Vec::new(),
@@ -375,6 +375,7 @@ impl<'p> Draft<'p> {
             self.close_coding();
         }
         self.section = section;
+        self.after_heading = false;
         self.in_statement = false;
         self.in_note = false;
         self.pa_columns = None;

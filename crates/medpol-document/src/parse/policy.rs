@@ -41,7 +41,19 @@ impl Draft<'_> {
 
     pub(super) fn policy_line(&mut self, l: &Line<'_>) -> Step {
         let text = l.text.trim();
-        if let Some((marker, item)) = criteria::item(text) {
+        let after_heading = std::mem::replace(&mut self.after_heading, false);
+        // A numbered line that states a status with a marked-up word is a
+        // statement of a numbered list ("2. X is [INVESTIGATIONAL](#) …"),
+        // not a criterion.
+        let numbered_statement = criteria::item(text).is_some_and(|(marker, item)| {
+            marker.is_some() && {
+                let m = status::marked(item);
+                m.spans
+                    .iter()
+                    .any(|sp| status::exact_status(&m.plain[sp.clone()]).is_some())
+            }
+        });
+        if let Some((marker, item)) = criteria::item(text).filter(|_| !numbered_statement) {
             return Ok(match self.statements.last_mut() {
                 Some(s) if !matches!(self.heading, Heading::Unknown { .. }) => {
                     s.criteria.push(criteria::ItemLine {
@@ -59,14 +71,14 @@ impl Draft<'_> {
             return Ok(mapped);
         }
         if let Some(products) = self.labels.resolve(text.trim_end_matches(':')) {
-            // Two member headings with no statement between them head the
-            // same statements ("Commercial Members: …" over "Medicare HMO
+            // Two member headings with nothing but blank lines between them
+            // head the same statements ("Commercial Members: …" over "Medicare HMO
             // Blue and Medicare PPO Blue Members").
             self.heading = match std::mem::replace(&mut self.heading, Heading::None) {
                 Heading::Known {
                     text: above,
                     products: mut above_products,
-                } if !self.heading_used => {
+                } if after_heading => {
                     for p in products {
                         if !above_products.contains(&p) {
                             above_products.push(p);
@@ -82,13 +94,12 @@ impl Draft<'_> {
                     products,
                 },
             };
-            self.heading_used = false;
+            self.after_heading = true;
             self.in_statement = false;
             return Ok(true);
         }
         let m = status::marked(text);
         if status::statement_status(&m).is_some() {
-            self.heading_used = true;
             self.statements.push(StatementDraft {
                 line: l.number,
                 heading: self.heading.clone(),

@@ -266,7 +266,12 @@ fn criteria_lines(
 ) {
     for (i, c) in criteria.iter().enumerate() {
         let last = c.id.rsplit('.').next().unwrap_or(&c.id);
-        let marker = (last != (i + 1).to_string()).then(|| last.to_string());
+        // Only a marker the importer reads back as one (`12.`, `b.`, `iv.`);
+        // any other id prints as a bullet (and comes back as its position).
+        let readable = (last.len() <= 2 && last.bytes().all(|b| b.is_ascii_digit()))
+            || (last.len() == 1 && last.bytes().all(|b| b.is_ascii_alphabetic()))
+            || (last.len() <= 4 && !last.is_empty() && last.bytes().all(|b| b"ivx".contains(&b)));
+        let marker = (readable && last != (i + 1).to_string()).then(|| last.to_string());
         out.push((depth, marker, c.text.clone()));
         criteria_lines(&c.criteria, depth + 1, out);
     }
