@@ -191,10 +191,18 @@ pub enum LinesFormat {
     Ndjson,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClaimsFormat {
+    Csv,
+    Ndjson,
+    /// X12 837 (5010) professional or institutional claims.
+    X12,
+}
+
 #[derive(Debug, Args)]
 pub struct ScreenArgs {
-    /// The claim lines: a CSV (with a header) or NDJSON file, or `-` for standard input.
-    /// The columns are described in docs/screening.md.
+    /// The claim lines: a CSV (with a header), NDJSON or X12 837 file, or `-` for standard
+    /// input. The columns and the 837 mapping are described in docs/screening.md.
     pub input: String,
     /// Where to write the decisions; default: standard output. The file appears
     /// only when the run finishes (written to a temporary name, then renamed).
@@ -203,9 +211,18 @@ pub struct ScreenArgs {
     /// The output format.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: LinesFormat,
-    /// The input format; default: from the file extension (.ndjson, .jsonl), else CSV.
+    /// The input format; default: X12 if the input starts with an ISA segment, else from
+    /// the file extension (.ndjson, .jsonl), else CSV.
     #[arg(long, value_enum)]
-    pub input_format: Option<LinesFormat>,
+    pub input_format: Option<ClaimsFormat>,
+    /// X12 input: the member's product for every claim of the file (`product` or
+    /// `payer/product`), instead of the product map.
+    #[arg(long, value_name = "PRODUCT")]
+    pub product: Option<String>,
+    /// X12 input: the product map (TOML: payer name or id, SBR09, SBR03 → product);
+    /// default: the bundled map for the bundled payer.
+    #[arg(long, value_name = "FILE")]
+    pub product_map: Option<PathBuf>,
     /// A directory of policy files; default: the bundled policies.
     #[arg(long, value_name = "DIR")]
     pub policies: Option<PathBuf>,
@@ -251,6 +268,16 @@ pub struct SynthClaimsArgs {
     /// The random seed; the same seed gives the same lines.
     #[arg(long, default_value_t = 183)]
     pub seed: u64,
+    /// csv (the screening schema) or x12 (837P and 837I interchanges; a product map for
+    /// them is written beside the file as `<out>.product-map.toml`).
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: SynthClaimsFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SynthClaimsFormat {
+    Csv,
+    X12,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 //! `medpol-screen`, with files, progress and the summary.
 
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::io::{self, BufRead, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -10,7 +10,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use medpol_screen::{InputFormat, Options, OutputFormat, ScreenError, Summary};
 
-use crate::cli::{LinesFormat, ScreenArgs, SynthClaimsArgs};
+use crate::cli::{ClaimsFormat, LinesFormat, ScreenArgs, SynthClaimsArgs, SynthClaimsFormat};
 use crate::{compile, input, load, Failure, Result};
 
 /// A file that appears under its name only when `commit` is called: written
@@ -82,10 +82,21 @@ impl Write for BarWriter {
     }
 }
 
-fn input_format(args: &ScreenArgs) -> InputFormat {
+/// The input format: as given, else X12 when the input starts (after
+/// blanks) with an ISA segment, else by the file's extension, else CSV.
+fn input_format(args: &ScreenArgs, head: &[u8]) -> InputFormat {
     match args.input_format {
-        Some(LinesFormat::Csv) => InputFormat::Csv,
-        Some(LinesFormat::Ndjson) => InputFormat::Ndjson,
+        Some(ClaimsFormat::Csv) => InputFormat::Csv,
+        Some(ClaimsFormat::Ndjson) => InputFormat::Ndjson,
+        Some(ClaimsFormat::X12) => InputFormat::X12,
+        None if head
+            .iter()
+            .skip_while(|b| b.is_ascii_whitespace() || **b == 0xEF || **b == 0xBB || **b == 0xBF)
+            .take(3)
+            .eq(b"ISA".iter()) =>
+        {
+            InputFormat::X12
+        }
         None if args.input.ends_with(".ndjson") || args.input.ends_with(".jsonl") => {
             InputFormat::Ndjson
         }
@@ -111,8 +122,25 @@ pub fn run_screen(args: ScreenArgs) -> Result<()> {
         let size = f.metadata().ok().map(|m| m.len());
         (Box::new(f), size)
     };
+    // Peek at the start (standard input included) to recognise an 837.
+    let mut reader = io::BufReader::with_capacity(1 << 16, reader);
+    let head = reader
+        .fill_buf()
+        .with_context(|| format!("reading {}", args.input))?
+        .to_vec();
+    let format = input_format(&args, &head);
+    let x12_map = match &args.product_map {
+        Some(path) => Some(medpol_screen::x12::ProductMap::load(path).or_else(input)?),
+        None => None,
+    };
+    if format != InputFormat::X12 && (args.product.is_some() || args.product_map.is_some()) {
+        return input("--product and --product-map apply to X12 837 input only (CSV and NDJSON lines name their product)");
+    }
+    let reader: Box<dyn Read + Send> = Box::new(reader);
     let opts = Options {
-        input: input_format(&args),
+        input: format,
+        x12_product: args.product.clone(),
+        x12_map,
         output: match args.format {
             LinesFormat::Csv => OutputFormat::Csv,
             LinesFormat::Ndjson => OutputFormat::Ndjson,
@@ -223,6 +251,13 @@ fn print_summary(s: &Summary, seconds: f64) -> io::Result<()> {
             ""
         }
     )?;
+    if let Some(x) = &s.x12 {
+        writeln!(
+            e,
+            "  x12: {} claims read, {} problems reported, {} claims and {} lines skipped",
+            x.claims_read, x.problems, x.claims_skipped, x.lines_skipped
+        )?;
+    }
     if !s.coverage.is_empty() {
         let parts: Vec<String> = s.coverage.iter().map(|(k, v)| format!("{k} {v}")).collect();
         writeln!(e, "  coverage: {}", parts.join(", "))?;
@@ -263,16 +298,38 @@ fn print_summary(s: &Summary, seconds: f64) -> io::Result<()> {
 
 pub fn run_synth_claims(args: SynthClaimsArgs) -> Result<()> {
     let loaded = load(args.policies.as_deref())?;
+    let write = |out: &mut dyn Write| -> io::Result<()> {
+        let mut out = out;
+        match args.format {
+            SynthClaimsFormat::Csv => {
+                medpol_synth::write_claims(&loaded.catalog, args.lines, args.seed, &mut out)
+            }
+            SynthClaimsFormat::X12 => {
+                medpol_synth::write_claims_x12(&loaded.catalog, args.lines, args.seed, &mut out)
+            }
+        }
+    };
     if args.out == "-" {
         let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
-        medpol_synth::write_claims(&loaded.catalog, args.lines, args.seed, &mut out)
-            .context("writing claims")?;
+        write(&mut out).context("writing claims")?;
     } else {
         let mut f = PendingFile::create(Path::new(&args.out))?;
-        medpol_synth::write_claims(&loaded.catalog, args.lines, args.seed, &mut f)
-            .context("writing claims")?;
+        write(&mut f).context("writing claims")?;
         f.commit()?;
-        eprintln!("wrote {} claim lines to {}", args.lines, args.out);
+        if args.format == SynthClaimsFormat::X12 {
+            let map = format!("{}.product-map.toml", args.out);
+            medpol_policyfile::write_atomically(
+                Path::new(&map),
+                &medpol_synth::product_map_for(&loaded.catalog),
+            )
+            .with_context(|| format!("writing {map}"))?;
+            eprintln!(
+                "wrote {} claim lines to {} (837P/837I) and their product map to {map}",
+                args.lines, args.out
+            );
+        } else {
+            eprintln!("wrote {} claim lines to {}", args.lines, args.out);
+        }
     }
     Ok(())
 }

@@ -161,6 +161,10 @@ pub struct ClaimLine<'a> {
     pub service: ServiceLine,
     /// Borrowed from the worker's scratch buffer, reused line after line.
     pub diagnoses: &'a [Code],
+    /// X12 input: the number of the segment where the line starts (LX).
+    pub segment: Option<u64>,
+    /// X12 input: whether the claim carries a prior-authorization number (REF*G1).
+    pub has_auth_number: Option<bool>,
 }
 
 /// A field that does not parse, with what would be valid.
@@ -205,7 +209,7 @@ pub struct ProductCache {
 }
 
 impl ProductCache {
-    fn resolve(
+    pub(crate) fn resolve(
         &mut self,
         engine: &Engine,
         payer: Option<&str>,
@@ -392,6 +396,8 @@ impl<'a> RawLine<'a> {
             date,
             service: ServiceLine { code, modifiers },
             diagnoses: scratch,
+            segment: None,
+            has_auth_number: None,
         })
     }
 }

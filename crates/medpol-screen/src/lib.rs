@@ -8,6 +8,7 @@
 
 pub mod input;
 mod output;
+pub mod x12;
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -20,12 +21,14 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::input::{Columns, LineError, ProductCache, RawLine};
+use crate::input::{ClaimLine, Columns, LineError, ProductCache, RawLine};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputFormat {
     Csv,
     Ndjson,
+    /// X12 837 (5010) professional or institutional claims.
+    X12,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +51,11 @@ pub struct Options {
     /// Read and parse every line, decide and write nothing: the baseline the
     /// screening throughput is measured against.
     pub parse_only: bool,
+    /// X12 input: one product (`product` or `payer/product`) for every claim,
+    /// instead of the product map.
+    pub x12_product: Option<String>,
+    /// X12 input: the product map; None for the bundled one.
+    pub x12_map: Option<x12::ProductMap>,
 }
 
 impl Default for Options {
@@ -59,6 +67,8 @@ impl Default for Options {
             max_errors: None,
             batch_lines: 65_536,
             parse_only: false,
+            x12_product: None,
+            x12_map: None,
         }
     }
 }
@@ -80,6 +90,19 @@ pub struct Summary {
     /// True when `max_errors` stopped the run before the end of the input.
     pub stopped_early: bool,
     pub bytes_read: u64,
+    /// X12 input: claims read, problems reported (each with its segment),
+    /// and the claims and service lines those problems made the reader skip
+    /// (skipped lines are also counted in `bad_lines`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x12: Option<X12Summary>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct X12Summary {
+    pub claims_read: u64,
+    pub problems: u64,
+    pub claims_skipped: u64,
+    pub lines_skipped: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +148,21 @@ enum Batch {
         /// (line, line), or (line, 0) for a line longer than [`MAX_NDJSON_LINE`].
         lines: Vec<(u64, u64)>,
     },
+    X12 {
+        claims: Vec<medpol_x12::Claim>,
+        /// Service lines and problems, in file order.
+        entries: Vec<X12Entry>,
+    },
+}
+
+/// One thing read from an X12 file, in order.
+enum X12Entry {
+    /// Service line `line` of claim `claim` (indexes into the batch's claims).
+    Line {
+        claim: u32,
+        line: u32,
+    },
+    Problem(medpol_x12::Problem),
 }
 
 /// Longer NDJSON lines are reported as bad, not held in memory.
@@ -135,6 +173,7 @@ impl Batch {
         match self {
             Batch::Csv { len, .. } => *len,
             Batch::Ndjson { ends, .. } => ends.len(),
+            Batch::X12 { entries, .. } => entries.len(),
         }
     }
 }
@@ -147,6 +186,7 @@ struct Stats<'e> {
     written: u64,
     flagged: u64,
     bad: u64,
+    x12: X12Summary,
     coverage: [u64; 4],
     prior_auth: [u64; 4],
     by_policy: FxHashMap<&'e str, u64>,
@@ -160,6 +200,10 @@ impl<'e> Stats<'e> {
         self.written += o.written;
         self.flagged += o.flagged;
         self.bad += o.bad;
+        self.x12.claims_read += o.x12.claims_read;
+        self.x12.problems += o.x12.problems;
+        self.x12.claims_skipped += o.x12.claims_skipped;
+        self.x12.lines_skipped += o.x12.lines_skipped;
         for i in 0..4 {
             self.coverage[i] += o.coverage[i];
             self.prior_auth[i] += o.prior_auth[i];
@@ -196,6 +240,7 @@ struct Ctx<'e, 'o> {
     engine: &'e Engine,
     opts: &'o Options,
     columns: Option<&'o Columns>,
+    products: Option<x12::ProductSource<'o>>,
 }
 
 impl<'e> Ctx<'e, '_> {
@@ -217,6 +262,57 @@ impl<'e> Ctx<'e, '_> {
         for i in range {
             if error_budget.is_some_and(|b| r.stats.bad >= b) {
                 break;
+            }
+            if let Batch::X12 { claims, entries } = batch {
+                match &entries[i] {
+                    X12Entry::Problem(p) => {
+                        r.stats.x12.problems += 1;
+                        r.stats.x12.claims_skipped += p.claims_skipped as u64;
+                        r.stats.x12.lines_skipped += p.lines_skipped as u64;
+                        r.stats.read += p.lines_skipped as u64;
+                        r.stats.bad += p.lines_skipped as u64;
+                        let level = match p.severity {
+                            medpol_x12::Severity::Warning => "warning",
+                            medpol_x12::Severity::Error => "error",
+                        };
+                        let _ = writeln!(r.errors, "{level}: {p}");
+                    }
+                    X12Entry::Line { claim, line } => {
+                        r.stats.read += 1;
+                        let claim = &claims[*claim as usize];
+                        let li = *line as usize;
+                        if li == 0 {
+                            r.stats.x12.claims_read += 1;
+                        }
+                        let source = self
+                            .products
+                            .as_ref()
+                            .expect("X12 batches have a product source");
+                        match x12::claim_line(
+                            claim,
+                            li,
+                            source,
+                            self.engine,
+                            &mut products,
+                            &mut diagnoses,
+                        ) {
+                            Ok(c) => self.decide(&mut r, &c, &mut scratch),
+                            Err(e) => {
+                                r.stats.bad += 1;
+                                let _ = writeln!(
+                                    r.errors,
+                                    "segment {} (claim {} line {}): {}: {}",
+                                    claim.lines[li].segment,
+                                    claim.id,
+                                    claim.lines[li].number,
+                                    e.field,
+                                    e.message
+                                );
+                            }
+                        }
+                    }
+                }
+                continue;
             }
             r.stats.read += 1;
             let (input_line, raw) = match batch {
@@ -255,6 +351,7 @@ impl<'e> Ctx<'e, '_> {
                     }
                     (lines[i], RawLine::from_json(&buf[start..ends[i]]))
                 }
+                Batch::X12 { .. } => unreachable!("X12 entries are handled above"),
             };
             let raw = match raw {
                 Ok(raw) => raw,
@@ -270,51 +367,61 @@ impl<'e> Ctx<'e, '_> {
                     continue;
                 }
             };
-            if self.opts.parse_only {
-                continue;
-            }
-            // One determination reused for every line of the chunk.
-            let d = scratch.get_or_insert_with(|| LineDetermination::empty(claim.service.code));
-            self.engine.decide_into(
-                claim.product,
-                claim.setting,
-                claim.date,
-                &claim.service,
-                claim.diagnoses,
-                d,
-            );
-            let d = &*d;
-            r.stats.decided += 1;
-            r.stats.coverage[COVERAGES.iter().position(|c| *c == d.coverage).unwrap_or(0)] += 1;
-            r.stats.prior_auth[PRIOR_AUTHS
-                .iter()
-                .position(|c| *c == d.prior_auth)
-                .unwrap_or(0)] += 1;
-            let flagged = is_flagged(d.coverage, d.prior_auth);
-            if flagged {
-                r.stats.flagged += 1;
-                for (i, c) in d.citations.iter().enumerate() {
-                    // Count each policy once per line.
-                    if !d.citations[..i].iter().any(|x| x.policy == c.policy) {
-                        *r.stats.by_policy.entry(c.policy).or_default() += 1;
-                    }
-                }
-                for reason in &d.reasons {
-                    *r.stats.by_reason.entry(reason.id()).or_default() += 1;
-                }
-                if d.reasons.is_empty() && d.prior_auth == PriorAuth::AuthNeeded {
-                    *r.stats.by_reason.entry("prior-auth").or_default() += 1;
-                }
-            }
-            if flagged || !self.opts.only_flagged {
-                r.stats.written += 1;
-                match self.opts.output {
-                    OutputFormat::Csv => output::csv_row(&mut r.out, &claim, d, flagged),
-                    OutputFormat::Ndjson => output::ndjson_row(&mut r.out, &claim, d, flagged),
-                }
-            }
+            self.decide(&mut r, &claim, &mut scratch);
         }
         r
+    }
+
+    /// Decides one parsed line and writes its row.
+    fn decide(
+        &self,
+        r: &mut ChunkResult<'e>,
+        claim: &ClaimLine<'_>,
+        scratch: &mut Option<LineDetermination<'e>>,
+    ) {
+        if self.opts.parse_only {
+            return;
+        }
+        // One determination reused for every line of the chunk.
+        let d = scratch.get_or_insert_with(|| LineDetermination::empty(claim.service.code));
+        self.engine.decide_into(
+            claim.product,
+            claim.setting,
+            claim.date,
+            &claim.service,
+            claim.diagnoses,
+            d,
+        );
+        let d = &*d;
+        r.stats.decided += 1;
+        r.stats.coverage[COVERAGES.iter().position(|c| *c == d.coverage).unwrap_or(0)] += 1;
+        r.stats.prior_auth[PRIOR_AUTHS
+            .iter()
+            .position(|c| *c == d.prior_auth)
+            .unwrap_or(0)] += 1;
+        let flagged = is_flagged(d.coverage, d.prior_auth);
+        if flagged {
+            r.stats.flagged += 1;
+            for (i, c) in d.citations.iter().enumerate() {
+                // Count each policy once per line.
+                if !d.citations[..i].iter().any(|x| x.policy == c.policy) {
+                    *r.stats.by_policy.entry(c.policy).or_default() += 1;
+                }
+            }
+            for reason in &d.reasons {
+                *r.stats.by_reason.entry(reason.id()).or_default() += 1;
+            }
+            if d.reasons.is_empty() && d.prior_auth == PriorAuth::AuthNeeded {
+                *r.stats.by_reason.entry("prior-auth").or_default() += 1;
+            }
+        }
+        if flagged || !self.opts.only_flagged {
+            r.stats.written += 1;
+            match self.opts.output {
+                OutputFormat::Csv => output::csv_row(&mut r.out, claim, d, flagged),
+                OutputFormat::Ndjson => output::ndjson_row(&mut r.out, claim, d, flagged),
+            }
+        }
     }
 
     fn bad(
@@ -380,16 +487,44 @@ pub fn screen(
             let fields: Vec<&str> = rec.iter().collect();
             Some(Columns::from_header(&fields).map_err(ScreenError::Input)?)
         }
-        InputFormat::Ndjson => None,
+        InputFormat::Ndjson | InputFormat::X12 => None,
     };
+    let is_x12 = opts.input == InputFormat::X12;
     if matches!(opts.output, OutputFormat::Csv) && !opts.parse_only {
-        output::csv_header(out)?;
+        output::csv_header(out, is_x12)?;
     }
+    let default_map;
+    let products = if is_x12 {
+        Some(match (&opts.x12_product, &opts.x12_map) {
+            (Some(p), _) => {
+                let (payer, product) = match p.split_once('/') {
+                    Some((payer, product)) => (Some(payer.to_string()), product.to_string()),
+                    None => (None, p.clone()),
+                };
+                engine
+                    .resolve_product(payer.as_deref(), &product)
+                    .map_err(|e| ScreenError::Input(format!("--product: {e}")))?;
+                x12::ProductSource::Forced { payer, product }
+            }
+            (None, Some(map)) => {
+                map.check(engine).map_err(ScreenError::Input)?;
+                x12::ProductSource::Map(map)
+            }
+            (None, None) => {
+                default_map = x12::ProductMap::parse(x12::DEFAULT_PRODUCT_MAP)
+                    .map_err(|e| ScreenError::Input(format!("the bundled product map: {e}")))?;
+                x12::ProductSource::Map(&default_map)
+            }
+        })
+    } else {
+        None
+    };
 
     let ctx = Ctx {
         engine,
         opts,
         columns: columns.as_ref(),
+        products,
     };
     let mut stats = Stats::default();
     let mut stopped_early = false;
@@ -402,6 +537,7 @@ pub fn screen(
         s.spawn(move || match input_format {
             InputFormat::Csv => read_csv(reader, batch_lines, &full_tx, &free_rx),
             InputFormat::Ndjson => read_ndjson(reader, batch_lines, &full_tx, &free_rx),
+            InputFormat::X12 => read_x12(reader, batch_lines, &full_tx, &free_rx),
         });
         // Owned here, so that leaving early (an error, max_errors) drops it and
         // the reader thread, blocked on a full channel, stops instead of
@@ -444,7 +580,12 @@ pub fn screen(
             if stopped_early {
                 break;
             }
-            progress(&summary(&stats, false, bytes.load(Ordering::Relaxed)));
+            progress(&summary(
+                &stats,
+                false,
+                bytes.load(Ordering::Relaxed),
+                is_x12,
+            ));
         }
         Ok(())
     })?;
@@ -454,6 +595,7 @@ pub fn screen(
         &stats,
         stopped_early,
         bytes.load(Ordering::Relaxed),
+        is_x12,
     ))
 }
 
@@ -472,6 +614,48 @@ fn hand_over(full: &Full, batch: Batch, filled: io::Result<()>) -> bool {
         return false;
     }
     more
+}
+
+/// Reads X12 claims into batches of about `batch_lines` service lines (a
+/// claim is never split across batches), problems kept in file order.
+fn read_x12(reader: impl BufRead, batch_lines: usize, full: &Full, free: &Free) {
+    let mut x12 = medpol_x12::Reader::new(reader);
+    loop {
+        let mut batch = free.try_recv().unwrap_or(Batch::X12 {
+            claims: Vec::new(),
+            entries: Vec::new(),
+        });
+        let Batch::X12 { claims, entries } = &mut batch else {
+            unreachable!("X12 batches only")
+        };
+        claims.clear();
+        entries.clear();
+        let mut lines = 0usize;
+        let mut more = true;
+        while lines < batch_lines {
+            match x12.next_item() {
+                None => {
+                    more = false;
+                    break;
+                }
+                Some(medpol_x12::Item::Problem(p)) => entries.push(X12Entry::Problem(p)),
+                Some(medpol_x12::Item::Claim(c)) => {
+                    let ci = claims.len() as u32;
+                    for li in 0..c.lines.len() {
+                        entries.push(X12Entry::Line {
+                            claim: ci,
+                            line: li as u32,
+                        });
+                    }
+                    lines += c.lines.len().max(1);
+                    claims.push(c);
+                }
+            }
+        }
+        if !hand_over(full, batch, Ok(())) || !more {
+            return;
+        }
+    }
 }
 
 fn read_csv(reader: impl Read, batch_lines: usize, full: &Full, free: &Free) {
@@ -592,7 +776,7 @@ fn read_ndjson(mut reader: impl BufRead, batch_lines: usize, full: &Full, free: 
     }
 }
 
-fn summary(stats: &Stats<'_>, stopped_early: bool, bytes_read: u64) -> Summary {
+fn summary(stats: &Stats<'_>, stopped_early: bool, bytes_read: u64, x12: bool) -> Summary {
     Summary {
         lines_read: stats.read,
         decided: stats.decided,
@@ -619,6 +803,7 @@ fn summary(stats: &Stats<'_>, stopped_early: bool, bytes_read: u64) -> Summary {
         flagged_by_reason: stats.by_reason.iter().map(|(k, v)| (*k, *v)).collect(),
         stopped_early,
         bytes_read,
+        x12: x12.then(|| stats.x12.clone()),
     }
 }
 

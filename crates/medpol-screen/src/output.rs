@@ -21,8 +21,16 @@ pub const CSV_COLUMNS: [&str; 11] = [
     "citation",
 ];
 
-pub fn csv_header(out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "{}", CSV_COLUMNS.join(","))
+/// Columns added for X12 input: where the line starts in the file, and
+/// whether its claim carries a prior-authorization number (REF*G1).
+pub const X12_COLUMNS: [&str; 2] = ["segment", "claim_has_auth_number"];
+
+pub fn csv_header(out: &mut dyn Write, x12: bool) -> io::Result<()> {
+    if x12 {
+        writeln!(out, "{},{}", CSV_COLUMNS.join(","), X12_COLUMNS.join(","))
+    } else {
+        writeln!(out, "{}", CSV_COLUMNS.join(","))
+    }
 }
 
 /// A CSV field, quoted only when it must be.
@@ -111,6 +119,16 @@ pub fn csv_row(out: &mut Vec<u8>, claim: &ClaimLine<'_>, d: &LineDetermination<'
         out.truncate(start);
         csv_field(out, &text);
     }
+    if let Some(segment) = claim.segment {
+        out.push(b',');
+        out.extend_from_slice(segment.to_string().as_bytes());
+        out.push(b',');
+        out.extend_from_slice(if claim.has_auth_number == Some(true) {
+            b"true"
+        } else {
+            b"false"
+        });
+    }
     out.push(b'\n');
 }
 
@@ -134,6 +152,12 @@ struct JsonRow<'a> {
     /// diagnosis codes that would select each.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     indications: &'a [medpol_core::determination::IndicationRef<'a>],
+    /// X12 input: the segment where the line starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    segment: Option<u64>,
+    /// X12 input: whether the claim carries a prior-authorization number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claim_has_auth_number: Option<bool>,
 }
 
 #[derive(serde::Serialize)]
@@ -184,6 +208,8 @@ pub fn ndjson_row(
         }),
         criteria: d.criteria.iter().map(|c| c.path).collect(),
         indications: &d.indications,
+        segment: claim.segment,
+        claim_has_auth_number: claim.has_auth_number,
     };
     // Serializing plain data into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, &row);

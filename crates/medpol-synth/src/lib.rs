@@ -36,7 +36,7 @@ use fastrand::Rng;
 use medpol_core::model::Catalog;
 use medpol_core::CodeSystem;
 
-pub use crate::claims::{write_claims, HEADER as CLAIMS_HEADER};
+pub use crate::claims::{product_map_for, write_claims, write_claims_x12, HEADER as CLAIMS_HEADER};
 use crate::codes::{CodePools, CodeSource};
 use crate::policy::PolicyInput;
 

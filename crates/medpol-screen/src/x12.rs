@@ -1,0 +1,259 @@
+//! X12 837 claims in: the product map (which line of business a claim is
+//! for), the setting of an institutional claim, and turning a service line
+//! read by `medpol-x12` into a decidable [`ClaimLine`] (or a precise error).
+//!
+//! The mapping field by field is in docs/screening.md.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use medpol_core::code::{Code, CodeSystem, Modifier};
+use medpol_core::request::ServiceLine;
+use medpol_core::{Engine, Setting};
+use medpol_x12::{Claim, ClaimKind};
+use serde::Deserialize;
+
+use crate::input::{ClaimLine, LineError, ProductCache};
+
+/// The map bundled for the bundled payer (BCBSMA).
+pub const DEFAULT_PRODUCT_MAP: &str = include_str!("../x12-product-map.toml");
+
+/// Ordered rules from what a claim says of the subscriber's plan to a
+/// payer's line of business; the first rule that matches wins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductMap {
+    #[serde(rename = "rule", default)]
+    pub rules: Vec<ProductRule>,
+}
+
+/// A rule matches when every criterion it gives matches (a list matches
+/// when any of its entries does).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductRule {
+    pub payer: String,
+    pub product: String,
+    /// Words found, case-insensitively, in the payer's name (NM1*PR NM103).
+    #[serde(default)]
+    pub payer_name: Vec<String>,
+    /// The payer's identifier (NM1*PR NM109), exactly.
+    #[serde(default)]
+    pub payer_id: Vec<String>,
+    /// The claim filing indicator (SBR09), exactly.
+    #[serde(default)]
+    pub filing_indicator: Vec<String>,
+    /// The group number (SBR03), exactly, or a prefix written `ABC*`.
+    #[serde(default)]
+    pub group: Vec<String>,
+}
+
+impl ProductMap {
+    pub fn parse(text: &str) -> Result<ProductMap, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    pub fn load(path: &Path) -> Result<ProductMap, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        ProductMap::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Checks that every rule names a product the catalogue knows.
+    pub fn check(&self, engine: &Engine) -> Result<(), String> {
+        for (i, r) in self.rules.iter().enumerate() {
+            engine
+                .resolve_product(Some(&r.payer), &r.product)
+                .map_err(|e| format!("product map rule {}: {e}", i + 1))?;
+        }
+        Ok(())
+    }
+
+    /// The (payer, product) of a claim, if a rule matches.
+    pub fn resolve(&self, claim: &Claim) -> Option<(&str, &str)> {
+        self.rules
+            .iter()
+            .find(|r| r.matches(claim))
+            .map(|r| (r.payer.as_str(), r.product.as_str()))
+    }
+}
+
+impl ProductRule {
+    fn matches(&self, c: &Claim) -> bool {
+        let exact = |wanted: &[String], got: &Option<String>| {
+            wanted.is_empty()
+                || got
+                    .as_deref()
+                    .is_some_and(|g| wanted.iter().any(|w| w.trim() == g.trim()))
+        };
+        let name_ok = self.payer_name.is_empty()
+            || c.payer_name.as_deref().is_some_and(|n| {
+                let n = n.to_ascii_lowercase();
+                self.payer_name
+                    .iter()
+                    .any(|w| n.contains(&w.to_ascii_lowercase()))
+            });
+        let group_ok = self.group.is_empty()
+            || c.group_number.as_deref().is_some_and(|g| {
+                self.group.iter().any(|w| match w.strip_suffix('*') {
+                    Some(prefix) => g.starts_with(prefix),
+                    None => g == w,
+                })
+            });
+        name_ok
+            && group_ok
+            && exact(&self.payer_id, &c.payer_id)
+            && exact(&self.filing_indicator, &c.filing_indicator)
+    }
+}
+
+/// The setting of an institutional claim from its facility type code
+/// (CLM05-1: the bill type's facility and classification digits). Inpatient:
+/// hospitals (1x), skilled nursing (2x), religious non-medical (4x) and
+/// intermediate care (6x) billing an inpatient classification (x1, x2) or a
+/// swing bed (x8). Everything else (outpatient x3, other x4, clinics 7x,
+/// special facilities 8x, home health 3x) is outpatient.
+pub fn facility_setting(code: &str) -> Option<Setting> {
+    let b = code.trim().as_bytes();
+    if b.len() != 2 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let inpatient = matches!(b[0], b'1' | b'2' | b'4' | b'6') && matches!(b[1], b'1' | b'2' | b'8');
+    Some(if inpatient {
+        Setting::Inpatient
+    } else {
+        Setting::Outpatient
+    })
+}
+
+fn err(field: &'static str, message: impl Into<String>) -> LineError {
+    LineError {
+        field,
+        message: message.into(),
+    }
+}
+
+/// How the member's product is found for X12 claims.
+pub enum ProductSource<'m> {
+    /// `--product`: one product for the whole file.
+    Forced {
+        payer: Option<String>,
+        product: String,
+    },
+    Map(&'m ProductMap),
+}
+
+/// Turns service line `li` of `claim` into a decidable line. Diagnoses are
+/// parsed into `scratch`, which the returned line borrows.
+pub fn claim_line<'s>(
+    claim: &'s Claim,
+    li: usize,
+    source: &ProductSource<'_>,
+    engine: &Engine,
+    products: &mut ProductCache,
+    scratch: &'s mut Vec<Code>,
+) -> Result<ClaimLine<'s>, LineError> {
+    let line = &claim.lines[li];
+    let product = match source {
+        ProductSource::Forced { payer, product } => {
+            products.resolve(engine, payer.as_deref(), product)?
+        }
+        ProductSource::Map(map) => {
+            let Some((payer, product)) = map.resolve(claim) else {
+                let show = |v: &Option<String>| v.as_deref().unwrap_or("none").to_string();
+                return Err(err(
+                    "product",
+                    format!(
+                        "the claim maps to no product: payer `{}` (id {}), filing indicator (SBR09) {}, group (SBR03) {}; add a rule to the product map (--product-map) or give --product",
+                        show(&claim.payer_name),
+                        show(&claim.payer_id),
+                        show(&claim.filing_indicator),
+                        show(&claim.group_number)
+                    ),
+                ));
+            };
+            products.resolve(engine, Some(payer), product)?
+        }
+    };
+    let setting = match claim.kind {
+        ClaimKind::Professional => {
+            let pos = line
+                .place_of_service
+                .as_deref()
+                .or(claim.place_of_service.as_deref())
+                .ok_or_else(|| err("place_of_service", "no place of service (CLM05-1 or SV105)"))?;
+            Setting::from_place_of_service(pos)
+                .map_err(|e| err("place_of_service", e.to_string()))?
+        }
+        ClaimKind::Institutional => {
+            let f = claim.facility_type.as_deref().unwrap_or("");
+            facility_setting(f).ok_or_else(|| {
+                err(
+                    "facility_type",
+                    format!("`{f}` is not a facility type code (CLM05-1, two digits of the bill type, e.g. 11 or 13)"),
+                )
+            })?
+        }
+    };
+    let date = line.date.or(claim.statement_from).ok_or_else(|| {
+        err(
+            "date_of_service",
+            "no date of service (DTP*472 on the line, or DTP*434 on an institutional claim)",
+        )
+    })?;
+    let Some(procedure) = line.procedure.as_deref() else {
+        return Err(err(
+            "code",
+            format!(
+                "the line has a revenue code ({}) and no procedure code: there is nothing a medical policy decides",
+                line.revenue_code.as_deref().unwrap_or("none")
+            ),
+        ));
+    };
+    // Qualifier HC: a HCPCS Level II or CPT code, told apart by shape.
+    let code = Code::infer_procedure(procedure).map_err(|e| err("code", e.to_string()))?;
+    let modifiers = line
+        .modifiers
+        .iter()
+        .map(|m| Modifier::parse(m).map_err(|e| err("modifiers", e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    scratch.clear();
+    for d in &claim.diagnoses {
+        let code =
+            Code::parse(CodeSystem::Icd10cm, d).map_err(|e| err("diagnoses", e.to_string()))?;
+        scratch.push(code);
+    }
+    Ok(ClaimLine {
+        claim_id: Cow::Borrowed(&claim.id),
+        line: line.number,
+        product,
+        setting,
+        date,
+        service: ServiceLine { code, modifiers },
+        diagnoses: scratch,
+        segment: Some(line.segment),
+        has_auth_number: Some(claim.prior_auth_number.is_some()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facility_types() {
+        assert_eq!(facility_setting("11"), Some(Setting::Inpatient));
+        assert_eq!(facility_setting("13"), Some(Setting::Outpatient));
+        assert_eq!(facility_setting("18"), Some(Setting::Inpatient));
+        assert_eq!(facility_setting("21"), Some(Setting::Inpatient));
+        assert_eq!(facility_setting("83"), Some(Setting::Outpatient));
+        assert_eq!(facility_setting("71"), Some(Setting::Outpatient));
+        assert_eq!(facility_setting("1"), None);
+        assert_eq!(facility_setting("AB"), None);
+    }
+
+    #[test]
+    fn the_bundled_map_parses() {
+        let m = ProductMap::parse(DEFAULT_PRODUCT_MAP).unwrap();
+        assert!(m.rules.len() >= 6);
+    }
+}
