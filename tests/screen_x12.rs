@@ -35,6 +35,21 @@ fn screen_ndjson(args: &[&str]) -> (common::Run, Vec<Value>) {
     (r, rows)
 }
 
+/// (claim id, line, coverage, prior auth) of each row.
+fn outcomes(rows: &[Value]) -> Vec<(String, u64, &str, &str)> {
+    rows.iter()
+        .map(|v| {
+            let (c, l) = key(v);
+            (
+                c,
+                l,
+                v["coverage"].as_str().unwrap(),
+                v["prior_auth"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
 fn key(v: &Value) -> (String, u64) {
     (
         v["claim_id"].as_str().unwrap().to_string(),
@@ -46,18 +61,7 @@ fn key(v: &Value) -> (String, u64) {
 fn professional_claims_map_products_settings_and_auth_numbers() {
     let (r, rows) = screen_ndjson(&[&fixture("bcbsma-837p.x12")]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let got: Vec<(String, u64, &str, &str)> = rows
-        .iter()
-        .map(|v| {
-            let (c, l) = key(v);
-            (
-                c,
-                l,
-                v["coverage"].as_str().unwrap(),
-                v["prior_auth"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let got = outcomes(&rows);
     assert_eq!(
         got,
         vec![
@@ -90,18 +94,7 @@ fn professional_claims_map_products_settings_and_auth_numbers() {
 fn institutional_claims_take_the_setting_from_the_bill_type() {
     let (r, rows) = screen_ndjson(&[&fixture("bcbsma-837i.x12")]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let got: Vec<(String, u64, &str, &str)> = rows
-        .iter()
-        .map(|v| {
-            let (c, l) = key(v);
-            (
-                c,
-                l,
-                v["coverage"].as_str().unwrap(),
-                v["prior_auth"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let got = outcomes(&rows);
     assert_eq!(
         got,
         vec![

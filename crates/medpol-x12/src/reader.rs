@@ -979,31 +979,19 @@ impl<R: BufRead> Reader<R> {
             );
             return self.emit(p);
         };
-        let mut ps = Vec::new();
-        match parse_u64(s.el(1)) {
-            Some(n) if n == gs.transactions as u64 => {}
-            Some(n) => ps.push(format!(
-                "GE01 says {n} transaction(s) but group `{}` (GS at segment {}) has {}; expected GE*{}*{}",
-                gs.control, gs.seg, gs.transactions, gs.transactions, gs.control
-            )),
-            None => ps.push(format!(
-                "GE01 `{}` is not a count; expected {} (the transactions in the group)",
-                show(s.el(1)),
-                gs.transactions
-            )),
-        }
-        if !same_control(s.el(2), &gs.control) {
-            ps.push(format!(
-                "GE02 `{}` does not match GS06 `{}` (segment {}); expected GE02 to repeat GS06",
-                show(s.el(2)),
-                gs.control,
-                gs.seg
-            ));
-        }
-        for m in ps {
-            let p = self.here("GE", Severity::Error, ProblemKind::ControlMismatch, m);
-            self.emit(p);
-        }
+        self.trailer(
+            s,
+            Trailer {
+                id: "GE",
+                counted: gs.transactions as u64,
+                unit: "transaction",
+                scope: "group",
+                control: &gs.control,
+                header: "GS",
+                control_element: "GS06",
+                header_seg: gs.seg,
+            },
+        );
     }
 
     fn on_iea(&mut self, s: &Seg<'_>) {
@@ -1018,29 +1006,52 @@ impl<R: BufRead> Reader<R> {
         let Some(isa) = self.isa.take() else {
             return;
         };
+        self.trailer(
+            s,
+            Trailer {
+                id: "IEA",
+                counted: isa.groups as u64,
+                unit: "group",
+                scope: "interchange",
+                control: &isa.control,
+                header: "ISA",
+                control_element: "ISA13",
+                header_seg: isa.seg,
+            },
+        );
+    }
+
+    /// A trailer's count (element 1) and control number (element 2) against
+    /// what its header opened; each mismatch is an Error that skips nothing.
+    fn trailer(&mut self, s: &Seg<'_>, t: Trailer<'_>) {
+        let id = t.id;
         let mut ps = Vec::new();
         match parse_u64(s.el(1)) {
-            Some(n) if n == isa.groups as u64 => {}
+            Some(n) if n == t.counted => {}
             Some(n) => ps.push(format!(
-                "IEA01 says {n} group(s) but interchange `{}` (ISA at segment {}) has {}; expected IEA*{}*{}",
-                isa.control, isa.seg, isa.groups, isa.groups, isa.control
+                "{id}01 says {n} {}(s) but {} `{}` ({} at segment {}) has {}; expected {id}*{}*{}",
+                t.unit, t.scope, t.control, t.header, t.header_seg, t.counted, t.counted, t.control
             )),
             None => ps.push(format!(
-                "IEA01 `{}` is not a count; expected {} (the functional groups in the interchange)",
+                "{id}01 `{}` is not a count; expected {} (the {}s in the {})",
                 show(s.el(1)),
-                isa.groups
+                t.counted,
+                t.unit,
+                t.scope
             )),
         }
-        if !same_control(s.el(2), &isa.control) {
+        if !same_control(s.el(2), t.control) {
             ps.push(format!(
-                "IEA02 `{}` does not match ISA13 `{}` (segment {}); expected IEA02 to repeat ISA13",
+                "{id}02 `{}` does not match {} `{}` (segment {}); expected {id}02 to repeat {}",
                 show(s.el(2)),
-                isa.control,
-                isa.seg
+                t.control_element,
+                t.control,
+                t.header_seg,
+                t.control_element
             ));
         }
         for m in ps {
-            let p = self.here("IEA", Severity::Error, ProblemKind::ControlMismatch, m);
+            let p = self.here(id, Severity::Error, ProblemKind::ControlMismatch, m);
             self.emit(p);
         }
     }
@@ -2123,4 +2134,16 @@ fn show_byte(b: u8) -> String {
     } else {
         std::ascii::escape_default(b).to_string()
     }
+}
+
+/// What a trailer (GE, IEA) is checked against.
+struct Trailer<'a> {
+    id: &'static str,
+    counted: u64,
+    unit: &'static str,
+    scope: &'static str,
+    control: &'a str,
+    header: &'static str,
+    control_element: &'static str,
+    header_seg: u64,
 }
