@@ -19,10 +19,25 @@ struct PendingFile {
     tmp: PathBuf,
     path: PathBuf,
     file: Option<BufWriter<File>>,
+    /// Written in place: the path is not a regular file (`/dev/null`, a
+    /// pipe), which a rename would replace.
+    direct: bool,
 }
 
 impl PendingFile {
     fn create(path: &Path) -> anyhow::Result<PendingFile> {
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            return Ok(PendingFile {
+                tmp: path.to_path_buf(),
+                path: path.to_path_buf(),
+                file: Some(BufWriter::with_capacity(1 << 20, file)),
+                direct: true,
+            });
+        }
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -33,12 +48,16 @@ impl PendingFile {
             tmp,
             path: path.to_path_buf(),
             file: Some(BufWriter::with_capacity(1 << 20, file)),
+            direct: false,
         })
     }
 
     fn commit(mut self) -> anyhow::Result<()> {
         if let Some(mut f) = self.file.take() {
             f.flush()?;
+            if self.direct {
+                return Ok(());
+            }
             f.get_ref().sync_all()?;
         }
         std::fs::rename(&self.tmp, &self.path)
@@ -57,7 +76,7 @@ impl Write for PendingFile {
 
 impl Drop for PendingFile {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
+        if self.file.take().is_some() && !self.direct {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }

@@ -273,3 +273,28 @@ fn criteria_and_indications_show_in_the_screen() {
         .is_some_and(|d| d.contains(&serde_json::json!("M17.11")))));
     assert_eq!(rows[2]["coverage"], "not-covered");
 }
+
+/// `--out /dev/null` (or any path that is not a regular file) is written in
+/// place: renaming a temporary file over it would replace the device.
+#[cfg(unix)]
+#[test]
+fn out_to_a_device_writes_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let claims = write(
+        &dir,
+        "claims.csv",
+        "claim_id,line,product,date_of_service,setting,code\nA,1,commercial-ppo,2025-06-01,outpatient,M0076\n",
+    );
+    let r = common::run(&[
+        "screen",
+        &claims,
+        "--out",
+        "/dev/null",
+        "--errors",
+        "/dev/null",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let t = std::fs::metadata("/dev/null").unwrap().file_type();
+    assert!(t.is_char_device(), "/dev/null is no longer a device");
+}

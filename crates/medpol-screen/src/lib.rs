@@ -165,6 +165,9 @@ enum X12Entry {
     Problem(medpol_x12::Problem),
 }
 
+/// Service lines per X12 batch at most (see `read_x12`).
+const X12_BATCH_LINES: usize = 1024;
+
 /// Longer NDJSON lines are reported as bad, not held in memory.
 const MAX_NDJSON_LINE: u64 = 1 << 20;
 
@@ -259,6 +262,7 @@ impl<'e> Ctx<'e, '_> {
         let mut products = ProductCache::default();
         let mut diagnoses: Vec<medpol_core::Code> = Vec::new();
         let mut scratch: Option<LineDetermination<'e>> = None;
+        let mut x12_claim: Option<(u32, Result<x12::ClaimContext, LineError>)> = None;
         for i in range {
             if error_budget.is_some_and(|b| r.stats.bad >= b) {
                 break;
@@ -277,25 +281,44 @@ impl<'e> Ctx<'e, '_> {
                         };
                         let _ = writeln!(r.errors, "{level}: {p}");
                     }
-                    X12Entry::Line { claim, line } => {
+                    X12Entry::Line { claim: ci, line } => {
                         r.stats.read += 1;
-                        let claim = &claims[*claim as usize];
+                        let claim = &claims[*ci as usize];
                         let li = *line as usize;
                         if li == 0 {
                             r.stats.x12.claims_read += 1;
                         }
-                        let source = self
-                            .products
-                            .as_ref()
-                            .expect("X12 batches have a product source");
-                        match x12::claim_line(
-                            claim,
-                            li,
-                            source,
-                            self.engine,
-                            &mut products,
-                            &mut diagnoses,
-                        ) {
+                        // The claim's product and diagnoses, once per claim.
+                        if x12_claim.as_ref().is_none_or(|(c, _)| c != ci) {
+                            let source = self
+                                .products
+                                .as_ref()
+                                .expect("X12 batches have a product source");
+                            let ctx = x12::claim_context(
+                                claim,
+                                source,
+                                self.engine,
+                                &mut products,
+                                &mut diagnoses,
+                            );
+                            if let Err(e) = &ctx {
+                                let _ = writeln!(
+                                    r.errors,
+                                    "segment {} (claim {}): {}: {} ({} service line(s) not decided)",
+                                    claim.segment,
+                                    claim.id,
+                                    e.field,
+                                    e.message,
+                                    claim.lines.len() - li
+                                );
+                            }
+                            x12_claim = Some((*ci, ctx));
+                        }
+                        let Some((_, Ok(ctx))) = &x12_claim else {
+                            r.stats.bad += 1;
+                            continue;
+                        };
+                        match x12::claim_line(claim, li, ctx, &diagnoses) {
                             Ok(c) => self.decide(&mut r, &c, &mut scratch),
                             Err(e) => {
                                 r.stats.bad += 1;
@@ -619,6 +642,10 @@ fn hand_over(full: &Full, batch: Batch, filled: io::Result<()>) -> bool {
 /// Reads X12 claims into batches of about `batch_lines` service lines (a
 /// claim is never split across batches), problems kept in file order.
 fn read_x12(reader: impl BufRead, batch_lines: usize, full: &Full, free: &Free) {
+    // Claims own many small strings: smaller batches free them while they
+    // are still cheap to free (a batch of 65,536 lines left glibc's
+    // allocator consolidating hundreds of thousands of chunks at once).
+    let batch_lines = batch_lines.min(X12_BATCH_LINES);
     let mut x12 = medpol_x12::Reader::new(reader);
     loop {
         let mut batch = free.try_recv().unwrap_or(Batch::X12 {

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use medpol_core::code::{Code, CodeSystem, Modifier};
 use medpol_core::request::ServiceLine;
-use medpol_core::{Engine, Setting};
+use medpol_core::{Engine, ProductRef, Setting};
 use medpol_x12::{Claim, ClaimKind};
 use serde::Deserialize;
 
@@ -142,17 +142,24 @@ pub enum ProductSource<'m> {
     Map(&'m ProductMap),
 }
 
-/// Turns service line `li` of `claim` into a decidable line. Diagnoses are
-/// parsed into `scratch`, which the returned line borrows.
-pub fn claim_line<'s>(
-    claim: &'s Claim,
-    li: usize,
+/// What every line of a claim shares, worked out once per claim: the
+/// member's product, the institutional setting, and (in the caller's
+/// scratch buffer) the diagnoses.
+pub struct ClaimContext {
+    product: ProductRef,
+    setting: Option<Setting>,
+}
+
+/// The claim-level part of a decision: the product (from `--product` or
+/// the product map), an institutional claim's setting, and its diagnoses,
+/// parsed into `diagnoses`.
+pub fn claim_context(
+    claim: &Claim,
     source: &ProductSource<'_>,
     engine: &Engine,
     products: &mut ProductCache,
-    scratch: &'s mut Vec<Code>,
-) -> Result<ClaimLine<'s>, LineError> {
-    let line = &claim.lines[li];
+    diagnoses: &mut Vec<Code>,
+) -> Result<ClaimContext, LineError> {
     let product = match source {
         ProductSource::Forced { payer, product } => {
             products.resolve(engine, payer.as_deref(), product)?
@@ -175,7 +182,38 @@ pub fn claim_line<'s>(
         }
     };
     let setting = match claim.kind {
-        ClaimKind::Professional => {
+        ClaimKind::Professional => None,
+        ClaimKind::Institutional => {
+            let f = claim.facility_type.as_deref().unwrap_or("");
+            Some(facility_setting(f).ok_or_else(|| {
+                err(
+                    "facility_type",
+                    format!("`{f}` is not a facility type code (CLM05-1, two digits of the bill type, e.g. 11 or 13)"),
+                )
+            })?)
+        }
+    };
+    diagnoses.clear();
+    for d in &claim.diagnoses {
+        let code =
+            Code::parse(CodeSystem::Icd10cm, d).map_err(|e| err("diagnoses", e.to_string()))?;
+        diagnoses.push(code);
+    }
+    Ok(ClaimContext { product, setting })
+}
+
+/// Turns service line `li` of `claim` into a decidable line, given what its
+/// claim shares ([`claim_context`]).
+pub fn claim_line<'s>(
+    claim: &'s Claim,
+    li: usize,
+    ctx: &ClaimContext,
+    diagnoses: &'s [Code],
+) -> Result<ClaimLine<'s>, LineError> {
+    let line = &claim.lines[li];
+    let setting = match ctx.setting {
+        Some(s) => s,
+        None => {
             let pos = line
                 .place_of_service
                 .as_deref()
@@ -183,15 +221,6 @@ pub fn claim_line<'s>(
                 .ok_or_else(|| err("place_of_service", "no place of service (CLM05-1 or SV105)"))?;
             Setting::from_place_of_service(pos)
                 .map_err(|e| err("place_of_service", e.to_string()))?
-        }
-        ClaimKind::Institutional => {
-            let f = claim.facility_type.as_deref().unwrap_or("");
-            facility_setting(f).ok_or_else(|| {
-                err(
-                    "facility_type",
-                    format!("`{f}` is not a facility type code (CLM05-1, two digits of the bill type, e.g. 11 or 13)"),
-                )
-            })?
         }
     };
     let date = line.date.or(claim.statement_from).ok_or_else(|| {
@@ -216,20 +245,14 @@ pub fn claim_line<'s>(
         .iter()
         .map(|m| Modifier::parse(m).map_err(|e| err("modifiers", e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
-    scratch.clear();
-    for d in &claim.diagnoses {
-        let code =
-            Code::parse(CodeSystem::Icd10cm, d).map_err(|e| err("diagnoses", e.to_string()))?;
-        scratch.push(code);
-    }
     Ok(ClaimLine {
         claim_id: Cow::Borrowed(&claim.id),
         line: line.number,
-        product,
+        product: ctx.product,
         setting,
         date,
         service: ServiceLine { code, modifiers },
-        diagnoses: scratch,
+        diagnoses,
         segment: Some(line.segment),
         has_auth_number: Some(claim.prior_auth_number.is_some()),
     })

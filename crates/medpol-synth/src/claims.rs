@@ -141,7 +141,8 @@ fn draw_claims<'c>(
         claim.date = (rng.i32(2015..=2026), rng.u32(1..=12), rng.u32(1..=28));
         claim.pos = weighted(&mut rng, &PLACES);
         claim.diagnoses.clear();
-        for _ in 0..weighted(&mut rng, &[(0usize, 10), (1, 55), (2, 25), (3, 10)]) {
+        // At least one diagnosis: an 837 requires one (HI), and claims carry one.
+        for _ in 0..weighted(&mut rng, &[(1usize, 60), (2, 28), (3, 12)]) {
             claim.diagnoses.push(pick(&mut rng, &DIAGNOSES));
         }
         claim.lines.clear();
