@@ -470,7 +470,8 @@ impl<'e> Ctx<'e, '_> {
 }
 
 /// Screens `input`, writing one decision per line to `out` and each bad line
-/// to `errors`. `progress` is called after each batch with the running summary.
+/// to `errors`. `progress` is called after each batch with the running counts
+/// (lines read, decided, written, flagged, bad, bytes read).
 pub fn screen(
     engine: &Engine,
     input: impl Read + Send,
@@ -603,12 +604,19 @@ pub fn screen(
             if stopped_early {
                 break;
             }
-            progress(&summary(
-                &stats,
-                false,
-                bytes.load(Ordering::Relaxed),
-                is_x12,
-            ));
+            // The running counts only: the per-policy and per-reason tables
+            // are for the final summary (building them after every batch
+            // cost more than deciding, with small X12 batches and a large
+            // catalogue).
+            progress(&Summary {
+                lines_read: stats.read,
+                decided: stats.decided,
+                written: stats.written,
+                flagged: stats.flagged,
+                bad_lines: stats.bad,
+                bytes_read: bytes.load(Ordering::Relaxed),
+                ..Summary::default()
+            });
         }
         Ok(())
     })?;
