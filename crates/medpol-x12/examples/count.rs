@@ -11,6 +11,8 @@ fn main() {
             medpol_x12::Item::Claim(c) => {
                 claims += 1;
                 lines += c.lines.len() as u64;
+                // Done with it: its allocations serve the next claims.
+                r.recycle(c);
             }
             medpol_x12::Item::Problem(_) => problems += 1,
         }

@@ -196,6 +196,150 @@ impl Composite {
     }
 }
 
+/// Bounds on what [`Reader::recycle`] keeps: about a batch of claims
+/// (the screen hands back ~1024 lines at a time), their lines and strings.
+const MAX_POOLED_CLAIMS: usize = 4096;
+const MAX_POOLED_LINES: usize = 4 * MAX_POOLED_CLAIMS;
+const MAX_POOLED_STRINGS: usize = 16 * MAX_POOLED_CLAIMS;
+
+/// Allocations handed back by the caller, reused for new claims: most of
+/// the reader's time used to go to allocating and freeing each claim's
+/// small strings and vectors. Pooled claims and lines are empty (their
+/// strings moved to `strings`), keeping only their vectors' capacity.
+#[derive(Default)]
+struct Pool {
+    claims: Vec<Claim>,
+    lines: Vec<ServiceLine>,
+    strings: Vec<String>,
+}
+
+impl Pool {
+    /// `b` (trimmed) as a String, in a pooled allocation when there is one.
+    fn string(&mut self, b: &[u8]) -> String {
+        let b = trim(b);
+        match self.strings.pop() {
+            Some(mut s) => {
+                push_bytes(&mut s, b);
+                s
+            }
+            None => string(b),
+        }
+    }
+
+    fn opt_string(&mut self, b: &[u8]) -> Option<String> {
+        let t = trim(b);
+        (!t.is_empty()).then(|| self.string(t))
+    }
+
+    fn copy(&mut self, v: &Option<String>) -> Option<String> {
+        v.as_deref().map(|v| self.string(v.as_bytes()))
+    }
+
+    fn put_string(&mut self, s: String) {
+        if self.strings.len() < MAX_POOLED_STRINGS {
+            let mut s = s;
+            s.clear();
+            self.strings.push(s);
+        }
+    }
+
+    fn put_opt(&mut self, s: Option<String>) {
+        if let Some(s) = s {
+            self.put_string(s);
+        }
+    }
+
+    fn put_line(&mut self, mut l: ServiceLine) {
+        self.put_opt(l.procedure.take());
+        self.put_opt(l.revenue_code.take());
+        self.put_opt(l.units.take());
+        self.put_opt(l.place_of_service.take());
+        for m in l.modifiers.drain(..) {
+            self.put_string(m);
+        }
+        if self.lines.len() < MAX_POOLED_LINES {
+            self.lines.push(l);
+        }
+    }
+
+    fn put_claim(&mut self, mut c: Claim) {
+        if self.claims.len() >= MAX_POOLED_CLAIMS {
+            return;
+        }
+        self.put_string(std::mem::take(&mut c.id));
+        for s in [
+            c.payer_name.take(),
+            c.payer_id.take(),
+            c.filing_indicator.take(),
+            c.group_number.take(),
+            c.place_of_service.take(),
+            c.facility_type.take(),
+            c.prior_auth_number.take(),
+        ] {
+            self.put_opt(s);
+        }
+        for d in c.diagnoses.drain(..) {
+            self.put_string(d);
+        }
+        for l in c.lines.drain(..) {
+            self.put_line(l);
+        }
+        self.claims.push(c);
+    }
+
+    /// A new claim with only `segment`, `kind` and `id` set.
+    fn claim(&mut self, segment: u64, kind: ClaimKind, id: &[u8]) -> Claim {
+        let id = self.string(id);
+        match self.claims.pop() {
+            // Pooled claims were emptied by `put_claim`.
+            Some(mut c) => {
+                c.segment = segment;
+                c.kind = kind;
+                c.id = id;
+                c.statement_from = None;
+                c
+            }
+            None => Claim {
+                segment,
+                kind,
+                id,
+                payer_name: None,
+                payer_id: None,
+                filing_indicator: None,
+                group_number: None,
+                place_of_service: None,
+                facility_type: None,
+                diagnoses: Vec::new(),
+                prior_auth_number: None,
+                statement_from: None,
+                lines: Vec::new(),
+            },
+        }
+    }
+
+    /// A new service line with only `segment` set.
+    fn line(&mut self, segment: u64) -> ServiceLine {
+        match self.lines.pop() {
+            Some(mut l) => {
+                l.segment = segment;
+                l.number = 0;
+                l.date = None;
+                l
+            }
+            None => ServiceLine {
+                segment,
+                number: 0,
+                procedure: None,
+                revenue_code: None,
+                modifiers: Vec::new(),
+                units: None,
+                place_of_service: None,
+                date: None,
+            },
+        }
+    }
+}
+
 struct IsaHeader {
     element: u8,
     component: u8,
@@ -238,6 +382,7 @@ pub struct Reader<R: BufRead> {
     claim: Option<ClaimState>,
     run: Option<Run>,
     interchanges: u64,
+    pool: Pool,
 }
 
 impl<R: BufRead> Reader<R> {
@@ -262,6 +407,7 @@ impl<R: BufRead> Reader<R> {
             claim: None,
             run: None,
             interchanges: 0,
+            pool: Pool::default(),
         }
     }
 
@@ -276,6 +422,13 @@ impl<R: BufRead> Reader<R> {
             }
             self.step();
         }
+    }
+
+    /// Hands back a claim the caller is done with, so that its allocations
+    /// are reused for the claims read next (a bounded number are kept; the
+    /// rest are dropped). Optional: without it each claim is allocated anew.
+    pub fn recycle(&mut self, claim: Claim) {
+        self.pool.put_claim(claim);
     }
 
     /// Segments read so far (for progress).
@@ -1203,6 +1356,17 @@ impl<R: BufRead> Reader<R> {
         };
         if let Some(st) = self.st.as_mut() {
             st.orphan = false;
+            // The previous subscriber's strings are reused for the next.
+            if let Some(old) = st.subscriber.take_if(|_| code == b"22") {
+                for v in [
+                    old.filing_indicator,
+                    old.group_number,
+                    old.payer_name,
+                    old.payer_id,
+                ] {
+                    self.pool.put_opt(v);
+                }
+            }
             match code {
                 b"20" => {
                     st.billing = Some(Billing { seg, names: 0 });
@@ -1306,8 +1470,8 @@ impl<R: BufRead> Reader<R> {
             (Level::Subscriber, Some(sub)) => {
                 sub.sbr += 1;
                 if sub.sbr == 1 {
-                    sub.filing_indicator = opt_string(s.el(9));
-                    sub.group_number = opt_string(s.el(3));
+                    sub.filing_indicator = self.pool.opt_string(s.el(9));
+                    sub.group_number = self.pool.opt_string(s.el(3));
                     None
                 } else {
                     Some(problem(
@@ -1397,8 +1561,8 @@ impl<R: BufRead> Reader<R> {
                         if let Some(sub) = st.subscriber.as_mut() {
                             sub.pr += 1;
                             if sub.pr == 1 {
-                                sub.payer_name = opt_string(s.el(3));
-                                sub.payer_id = opt_string(s.el(9));
+                                sub.payer_name = self.pool.opt_string(s.el(3));
+                                sub.payer_id = self.pool.opt_string(s.el(9));
                             } else {
                                 ps.push(dup(
                                     "NM1*PR (payer name, loop 2010BB)",
@@ -1429,27 +1593,14 @@ impl<R: BufRead> Reader<R> {
         };
         st.orphan = false;
         let kind = st.kind.unwrap_or(ClaimKind::Professional);
-        let mut claim = Claim {
-            segment: seg,
-            kind,
-            id: string(s.el(1)),
-            payer_name: None,
-            payer_id: None,
-            filing_indicator: None,
-            group_number: None,
-            place_of_service: None,
-            facility_type: None,
-            diagnoses: Vec::new(),
-            prior_auth_number: None,
-            statement_from: None,
-            lines: Vec::new(),
-        };
+        let pool = &mut self.pool;
+        let mut claim = pool.claim(seg, kind, s.el(1));
         let order = match (st.level, st.subscriber.as_ref()) {
             (Level::Subscriber | Level::Patient, Some(sub)) => {
-                claim.payer_name = sub.payer_name.clone();
-                claim.payer_id = sub.payer_id.clone();
-                claim.filing_indicator = sub.filing_indicator.clone();
-                claim.group_number = sub.group_number.clone();
+                claim.payer_name = pool.copy(&sub.payer_name);
+                claim.payer_id = pool.copy(&sub.payer_id);
+                claim.filing_indicator = pool.copy(&sub.filing_indicator);
+                claim.group_number = pool.copy(&sub.group_number);
                 None
             }
             (Level::Patient, None) => Some("CLM under a patient HL (23) with no subscriber HL (22) above it; expected HL*…*22 with SBR and NM1*PR before the patient and the claim"),
@@ -1512,7 +1663,7 @@ impl<R: BufRead> Reader<R> {
             );
             self.fail_claim(p);
         } else if let Some(c) = self.claim.as_mut() {
-            let v = Some(string(code));
+            let v = Some(self.pool.string(code));
             match kind {
                 ClaimKind::Professional => c.claim.place_of_service = v,
                 ClaimKind::Institutional => c.claim.facility_type = v,
@@ -1530,7 +1681,12 @@ impl<R: BufRead> Reader<R> {
             let p = self.here("HI", Severity::Warning, ProblemKind::LoopOrder, m.into());
             return self.emit(p);
         }
-        let mut diagnoses = Vec::new();
+        // Straight into the claim's (perhaps recycled) vector.
+        let mut diagnoses = self
+            .claim
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.claim.diagnoses))
+            .unwrap_or_default();
         let mut icd9 = Vec::new();
         let mut missing = None;
         for n in 1..s.len() {
@@ -1547,7 +1703,7 @@ impl<R: BufRead> Reader<R> {
                     if code.is_empty() {
                         missing.get_or_insert((n, string(q)));
                     } else {
-                        diagnoses.push(string(code));
+                        diagnoses.push(self.pool.string(code));
                     }
                 }
                 b"BK" | b"BF" | b"BJ" | b"PR" => icd9.push(format!("`{}`", show(el))),
@@ -1556,7 +1712,7 @@ impl<R: BufRead> Reader<R> {
         }
         if let Some(c) = self.claim.as_mut() {
             c.has_hi = true;
-            c.claim.diagnoses.extend(diagnoses);
+            c.claim.diagnoses = diagnoses;
         }
         if let Some((n, q)) = missing {
             let p = self.here(
@@ -1606,7 +1762,7 @@ impl<R: BufRead> Reader<R> {
             );
             self.emit(p);
         } else {
-            c.claim.prior_auth_number = Some(string(v));
+            c.claim.prior_auth_number = Some(self.pool.string(v));
         }
     }
 
@@ -1686,16 +1842,7 @@ impl<R: BufRead> Reader<R> {
         c.lx_count += 1;
         let num = s.el(1);
         let mut line = LineState {
-            line: ServiceLine {
-                segment: seg,
-                number: 0,
-                procedure: None,
-                revenue_code: None,
-                modifiers: Vec::new(),
-                units: None,
-                place_of_service: None,
-                date: None,
-            },
+            line: self.pool.line(seg),
             services: 0,
             bad: false,
         };
@@ -1815,12 +1962,17 @@ impl<R: BufRead> Reader<R> {
         match result {
             Ok(read) => {
                 if let Some(l) = self.claim.as_mut().and_then(|c| c.line.as_mut()) {
+                    let pool = &mut self.pool;
+                    let line = &mut l.line;
                     l.services += 1;
-                    l.line.procedure = read.procedure;
-                    l.line.revenue_code = read.revenue_code;
-                    l.line.modifiers = read.modifiers;
-                    l.line.units = read.units;
-                    l.line.place_of_service = read.place_of_service;
+                    line.procedure = read.procedure.map(|v| pool.string(v));
+                    line.revenue_code = read.revenue_code.map(|v| pool.string(v));
+                    line.modifiers.clear();
+                    for m in read.modifiers() {
+                        line.modifiers.push(pool.string(m));
+                    }
+                    line.units = pool.opt_string(read.units);
+                    line.place_of_service = pool.opt_string(read.place_of_service);
                 }
             }
             Err((pk, m)) => {
@@ -1830,7 +1982,7 @@ impl<R: BufRead> Reader<R> {
         }
     }
 
-    fn read_sv1(&mut self, s: &Seg<'_>) -> Result<ServiceRead, (ProblemKind, String)> {
+    fn read_sv1<'a>(&mut self, s: &Seg<'a>) -> Result<ServiceRead<'a>, (ProblemKind, String)> {
         let el = s.el(1);
         if el.is_empty() {
             return Err((
@@ -1843,12 +1995,12 @@ impl<R: BufRead> Reader<R> {
             procedure: Some(procedure),
             revenue_code: None,
             modifiers,
-            units: opt_string(s.el(4)),
-            place_of_service: opt_string(s.el(5)),
+            units: s.el(4),
+            place_of_service: s.el(5),
         })
     }
 
-    fn read_sv2(&mut self, s: &Seg<'_>) -> Result<ServiceRead, (ProblemKind, String)> {
+    fn read_sv2<'a>(&mut self, s: &Seg<'a>) -> Result<ServiceRead<'a>, (ProblemKind, String)> {
         let rev = s.el(1);
         if rev.is_empty() {
             return Err((
@@ -1858,26 +2010,26 @@ impl<R: BufRead> Reader<R> {
         }
         let el = s.el(2);
         let (procedure, modifiers) = if el.is_empty() {
-            (None, Vec::new())
+            (None, [&[][..]; 4])
         } else {
             let (p, m) = self.procedure(el, "SV202")?;
             (Some(p), m)
         };
         Ok(ServiceRead {
             procedure,
-            revenue_code: Some(string(rev)),
+            revenue_code: Some(rev),
             modifiers,
-            units: opt_string(s.el(5)),
-            place_of_service: None,
+            units: s.el(5),
+            place_of_service: &[],
         })
     }
 
     /// SV101 / SV202: HC, the code, up to four modifiers.
-    fn procedure(
+    fn procedure<'a>(
         &mut self,
-        el: &[u8],
+        el: &'a [u8],
         name: &str,
-    ) -> Result<(String, Vec<String>), (ProblemKind, String)> {
+    ) -> Result<(&'a [u8], Modifiers<'a>), (ProblemKind, String)> {
         let sep = self.component_sep(el, Composite::Procedure, name);
         let c = show_byte(sep);
         let mut comps = el.split(|&b| b == sep).map(trim);
@@ -1903,12 +2055,11 @@ impl<R: BufRead> Reader<R> {
                 format!("{name}-2 (the procedure code) is missing; expected HC{c}<code>; the line is skipped"),
             ));
         }
-        let modifiers = comps
-            .take(4)
-            .filter(|m| !m.is_empty())
-            .map(string)
-            .collect();
-        Ok((string(code), modifiers))
+        let mut modifiers = [&[][..]; 4];
+        for (m, c) in modifiers.iter_mut().zip(comps) {
+            *m = c;
+        }
+        Ok((code, modifiers))
     }
 
     /// The component separator for a composite that must have components,
@@ -1968,12 +2119,24 @@ impl<R: BufRead> Reader<R> {
     }
 }
 
-struct ServiceRead {
-    procedure: Option<String>,
-    revenue_code: Option<String>,
-    modifiers: Vec<String>,
-    units: Option<String>,
-    place_of_service: Option<String>,
+/// SV101-3..6 / SV202-3..6 as written, empty ones included.
+type Modifiers<'a> = [&'a [u8]; 4];
+
+/// What SV1/SV2 gave, as slices of the segment (trimmed; empty if absent),
+/// turned into strings only once the line takes them.
+struct ServiceRead<'a> {
+    procedure: Option<&'a [u8]>,
+    revenue_code: Option<&'a [u8]>,
+    /// Up to four, empty ones included (they are dropped).
+    modifiers: Modifiers<'a>,
+    units: &'a [u8],
+    place_of_service: &'a [u8],
+}
+
+impl<'a> ServiceRead<'a> {
+    fn modifiers(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.modifiers.iter().copied().filter(|m| !m.is_empty())
+    }
 }
 
 // ----- helpers -----
@@ -2017,9 +2180,12 @@ fn string(b: &[u8]) -> String {
     }
 }
 
-fn opt_string(b: &[u8]) -> Option<String> {
-    let t = trim(b);
-    (!t.is_empty()).then(|| string(t))
+/// Appends `b` to `s` (lossy like `string`).
+fn push_bytes(s: &mut String, b: &[u8]) {
+    match std::str::from_utf8(b) {
+        Ok(v) => s.push_str(v),
+        Err(_) => s.push_str(&String::from_utf8_lossy(b)),
+    }
 }
 
 fn segment_id(seg: &[u8], es: u8) -> &[u8] {

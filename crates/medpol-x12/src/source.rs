@@ -164,29 +164,43 @@ impl<R: BufRead> Source<R> {
         if self.error.is_some() {
             return Ended::Eof;
         }
-        // `read_until` finds the terminator with the standard library's
-        // memchr; `take` caps how much one segment may hold.
-        let limit = (cap + 1).saturating_sub(buf.len()) as u64;
-        let before = buf.len();
-        match (&mut self.input).take(limit).read_until(term, buf) {
-            Ok(n) => {
-                self.bytes += n as u64;
-                if n > 0 && buf.last() == Some(&term) && buf.len() > before {
-                    buf.pop();
+        // Straight from the input's buffer: a plain scan (segments are a few
+        // dozen bytes, too short for memchr's set-up to pay) within what
+        // the cap still allows, then one copy.
+        loop {
+            let room = (cap + 1).saturating_sub(buf.len());
+            let chunk = match self.input.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.error = Some(e);
+                    return Ended::Eof;
+                }
+            };
+            if chunk.is_empty() {
+                return Ended::Eof;
+            }
+            let window = &chunk[..chunk.len().min(room)];
+            match window.iter().position(|&b| b == term) {
+                Some(i) => {
+                    buf.extend_from_slice(&window[..i]);
+                    self.input.consume(i + 1);
+                    self.bytes += i as u64 + 1;
                     if buf.len() > cap {
                         buf.truncate(cap);
                         return Ended::Oversized;
                     }
-                    Ended::Terminator
-                } else if buf.len() > cap {
-                    self.skip_rest(term, buf, cap)
-                } else {
-                    Ended::Eof
+                    return Ended::Terminator;
                 }
-            }
-            Err(e) => {
-                self.error = Some(e);
-                Ended::Eof
+                None => {
+                    let n = window.len();
+                    buf.extend_from_slice(window);
+                    self.input.consume(n);
+                    self.bytes += n as u64;
+                    if buf.len() > cap {
+                        return self.skip_rest(term, buf, cap);
+                    }
+                }
             }
         }
     }

@@ -1181,3 +1181,68 @@ fn read_errors_are_reported() {
     let p = one(&problems, ProblemKind::Io);
     assert!(p.message.contains("disk on fire"));
 }
+
+/// Items read while handing every claim back (so later claims are built
+/// from recycled allocations) are the items read without recycling.
+#[test]
+fn recycled_claims_read_the_same() {
+    let claims = [
+        "HL*3*2*23*0",
+        "CLM*A1*100***11:B:1*Y*A*Y*Y",
+        "REF*G1*PA123",
+        "HI*ABK:J449*ABF:E119*ABF:I10",
+        "LX*1",
+        "SV1*HC:99213:25:59*50*UN*2*21**1",
+        "DTP*472*D8*20240102",
+        "LX*2",
+        "SV1*HC:99214*50*UN*1***1",
+        "CLM*A2*100***22:B:1*Y*A*Y*Y",
+        "HI*ABK:M545",
+        "LX*1",
+        "SV1*HC:J1100:RT*50*UN*3***1",
+        "LX*2",
+        "SV1*HC:99215:25:59:76:77*50*UN*1*11**1",
+        "DTP*472*RD8*20240101-20240103",
+        "LX*3",
+        "CLM*A3*100***11:B:1*Y*A*Y*Y",
+        "LX*1",
+        "SV1*HC:99213*50*UN*1***1",
+        "HL*4*1*22*0",
+        "SBR*S*18*******CI",
+        "NM1*PR*2*OTHER PLAN*****PI*999",
+        "CLM*A4*100***11:B:1*Y*A*Y*Y",
+        "HI*ABK:Z0000",
+        "LX*1",
+        "SV1*HC:99211*50*UN*1***1",
+    ];
+    let inst = [
+        "CLM*I1*100***13:A:1*Y*A*Y*Y",
+        "DTP*434*RD8*20240101-20240105",
+        "HI*ABK:J449",
+        "LX*1",
+        "SV2*0450*HC:99284:25*100*UN*1",
+        "LX*2",
+        "SV2*0250**20*UN*3",
+        "CLM*I2*100***11:A:1*Y*A*Y*Y",
+        "HI*ABK:E119*ABF:I10",
+        "LX*1",
+        "SV2*0300*HC:80053*10*UN*1",
+    ];
+    let mut text = doc(P, &with_head(&claims));
+    text += &doc(I, &with_head(&inst));
+    let text = text.repeat(3);
+    let fresh: Vec<String> = items(text.as_bytes())
+        .iter()
+        .map(|i| format!("{i:?}"))
+        .collect();
+    let mut r = Reader::new(text.as_bytes());
+    let mut recycled = Vec::new();
+    while let Some(item) = r.next_item() {
+        recycled.push(format!("{item:?}"));
+        if let Item::Claim(c) = item {
+            r.recycle(c);
+        }
+    }
+    assert!(fresh.iter().filter(|i| i.starts_with("Claim")).count() >= 18);
+    assert_eq!(recycled, fresh);
+}
