@@ -979,6 +979,7 @@ impl Engine {
         // match from it, so the partition point is at least 1.
         let vi = policy.versions.partition_point(|(d, _)| *d <= date).max(1) - 1;
         let (effective, version) = (&policy.versions[vi].0, policy.versions[vi].1.as_str());
+        let cited_before = out.citations.len();
         out.policies.push(AppliedPolicy {
             payer: &self.payers[policy.payer as usize].id,
             number: &policy.number,
@@ -1049,6 +1050,16 @@ impl Engine {
                 out.reasons.push(Reason::NoCoverageStatement);
             }
         }
+        // Every policy applied to a line cites a statement or a table's
+        // sentence for its coverage (the paths above guarantee it; tests
+        // check it over generated catalogues).
+        debug_assert!(
+            out.citations[cited_before..]
+                .iter()
+                .any(|c| c.path.starts_with("statement/") || c.path.starts_with("code-list/")),
+            "policy {} applied without a citation",
+            policy.key
+        );
         out.coverage = out.coverage.stricter(coverage);
 
         // Prior authorization for the setting.
