@@ -577,10 +577,16 @@ pub fn screen(
                 .step_by(chunk)
                 .map(|a| a..(a + chunk).min(n))
                 .collect();
-            let mut results: Vec<ChunkResult> = ranges
-                .par_iter()
-                .map(|r| ctx.chunk(&batch, r.clone(), None))
-                .collect();
+            // One chunk (a small batch) is decided here: handing it to the
+            // pool would only add a round trip between threads.
+            let mut results: Vec<ChunkResult> = if ranges.len() == 1 {
+                vec![ctx.chunk(&batch, ranges[0].clone(), None)]
+            } else {
+                ranges
+                    .par_iter()
+                    .map(|r| ctx.chunk(&batch, r.clone(), None))
+                    .collect()
+            };
             if let Some(max) = opts.max_errors {
                 // Cut the batch exactly at the error that reaches the limit.
                 let mut before = stats.bad;

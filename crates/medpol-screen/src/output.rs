@@ -49,8 +49,12 @@ fn csv_field(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-fn push_u32(out: &mut Vec<u8>, mut n: u32) {
-    let mut digits = [0u8; 10];
+fn push_u32(out: &mut Vec<u8>, n: u32) {
+    push_u64(out, n as u64);
+}
+
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
         i -= 1;
@@ -121,7 +125,7 @@ pub fn csv_row(out: &mut Vec<u8>, claim: &ClaimLine<'_>, d: &LineDetermination<'
     }
     if let Some(segment) = claim.segment {
         out.push(b',');
-        out.extend_from_slice(segment.to_string().as_bytes());
+        push_u64(out, segment);
         out.push(b',');
         out.extend_from_slice(if claim.has_auth_number == Some(true) {
             b"true"
