@@ -312,18 +312,12 @@ pub fn decision_record(
     source: &str,
 ) -> anyhow::Result<DecisionRecord> {
     let canonical = serde_json::to_vec(request)?;
-    let rank = |c: Coverage| match c {
-        Coverage::NoPolicy => 0,
-        Coverage::Covered => 1,
-        Coverage::Conditional => 2,
-        Coverage::NotCovered => 3,
-    };
+    // The request's outcome: its strictest line, in the one order of strictness.
     let outcome = d
         .lines
         .iter()
         .map(|l| l.coverage)
-        .max_by_key(|c| rank(*c))
-        .unwrap_or(Coverage::NoPolicy);
+        .fold(Coverage::NoPolicy, Coverage::stricter);
     let mut keys: Vec<String> = Vec::new();
     let mut policies = Vec::new();
     for line in &d.lines {
