@@ -539,7 +539,7 @@ impl<R: BufRead> Reader<R> {
                         return;
                     }
                 }
-                self.process(seg);
+                self.process(seg, id);
                 self.buf = buf;
                 if unterminated {
                     self.end_of_input();
@@ -798,9 +798,9 @@ impl<R: BufRead> Reader<R> {
 
     // ----- dispatch -----
 
-    fn process(&mut self, seg: &[u8]) {
+    /// `id` is `segment_id(seg, ..)`, already found by the caller.
+    fn process(&mut self, seg: &[u8], id: &[u8]) {
         let es = self.delims.element;
-        let id = segment_id(seg, es);
         if !valid_id(id) {
             self.set_last_id(b"");
             self.flush_run();
@@ -820,7 +820,8 @@ impl<R: BufRead> Reader<R> {
             return;
         }
         self.set_last_id(id);
-        let envelope = matches!(id, b"IEA" | b"GS" | b"GE" | b"ST" | b"SE");
+        let code = id_code(id);
+        let envelope = matches!(code, IEA | GS | GE | ST | SE);
         if !envelope && self.st.is_none() {
             self.stray(id);
             return;
@@ -828,20 +829,8 @@ impl<R: BufRead> Reader<R> {
         if self.run.is_some() {
             self.flush_run();
         }
-        let wanted = envelope
-            || matches!(
-                id,
-                b"HL"
-                    | b"SBR"
-                    | b"NM1"
-                    | b"CLM"
-                    | b"HI"
-                    | b"REF"
-                    | b"DTP"
-                    | b"LX"
-                    | b"SV1"
-                    | b"SV2"
-            );
+        let wanted =
+            envelope || matches!(code, HL | SBR | NM1 | CLM | HI | REF | DTP | LX | SV1 | SV2);
         if !wanted {
             return;
         }
@@ -851,51 +840,51 @@ impl<R: BufRead> Reader<R> {
             bytes: seg,
             spans: &spans,
         };
-        match id {
-            b"IEA" => self.on_iea(&s),
-            b"GS" => self.on_gs(&s),
-            b"GE" => self.on_ge(&s),
-            b"ST" => self.on_st(&s),
-            b"SE" => self.on_se(&s),
-            _ => self.on_body(id, &s),
+        match code {
+            IEA => self.on_iea(&s),
+            GS => self.on_gs(&s),
+            GE => self.on_ge(&s),
+            ST => self.on_st(&s),
+            SE => self.on_se(&s),
+            _ => self.on_body(code, &s),
         }
         self.spans = spans;
     }
 
-    fn on_body(&mut self, id: &[u8], s: &Seg<'_>) {
+    fn on_body(&mut self, code: u32, s: &Seg<'_>) {
         let Some(st) = self.st.as_mut() else {
             return;
         };
         if let Some(skip) = st.skip.as_mut() {
-            match id {
-                b"CLM" => skip.claims_skipped += 1,
-                b"LX" => skip.lines_skipped += 1,
+            match code {
+                CLM => skip.claims_skipped += 1,
+                LX => skip.lines_skipped += 1,
                 _ => {}
             }
             return;
         }
-        match id {
-            b"HL" => return self.on_hl(s),
-            b"CLM" => return self.on_clm(s),
+        match code {
+            HL => return self.on_hl(s),
+            CLM => return self.on_clm(s),
             _ => {}
         }
         if let Some(c) = self.claim.as_mut() {
             if c.fatal.is_some() {
-                if id == b"LX" {
+                if code == LX {
                     c.lx_count += 1;
                 }
                 return;
             }
         }
-        match id {
-            b"LX" => self.on_lx(s),
-            b"SV1" => self.on_service(s, ClaimKind::Professional),
-            b"SV2" => self.on_service(s, ClaimKind::Institutional),
-            b"DTP" => self.on_dtp(s),
-            b"REF" => self.on_ref(s),
-            b"HI" => self.on_hi(s),
-            b"SBR" => self.on_sbr(s),
-            b"NM1" => self.on_nm1(s),
+        match code {
+            LX => self.on_lx(s),
+            SV1 => self.on_service(s, ClaimKind::Professional),
+            SV2 => self.on_service(s, ClaimKind::Institutional),
+            DTP => self.on_dtp(s),
+            REF => self.on_ref(s),
+            HI => self.on_hi(s),
+            SBR => self.on_sbr(s),
+            NM1 => self.on_nm1(s),
             _ => {}
         }
     }
@@ -2155,8 +2144,14 @@ fn problem(seg: u64, id: &str, severity: Severity, kind: ProblemKind, message: S
 }
 
 fn trim(b: &[u8]) -> &[u8] {
-    let (s, e) = trim_bounds(b);
-    &b[s..e]
+    // Elements almost never carry white space: check the ends first.
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if !f.is_ascii_whitespace() && !l.is_ascii_whitespace() => b,
+        _ => {
+            let (s, e) = trim_bounds(b);
+            &b[s..e]
+        }
+    }
 }
 
 fn trim_bounds(b: &[u8]) -> (usize, usize) {
@@ -2193,6 +2188,35 @@ fn segment_id(seg: &[u8], es: u8) -> &[u8] {
     trim(&seg[..end])
 }
 
+/// A segment identifier (2 or 3 bytes once valid) packed into an integer,
+/// so that dispatch is one integer match instead of chains of slice
+/// comparisons. Distinct valid ids give distinct codes.
+const fn id_code(id: &[u8]) -> u32 {
+    let mut c = 0u32;
+    let mut i = 0;
+    while i < id.len() && i < 4 {
+        c = c << 8 | id[i] as u32;
+        i += 1;
+    }
+    c
+}
+
+const IEA: u32 = id_code(b"IEA");
+const GS: u32 = id_code(b"GS");
+const GE: u32 = id_code(b"GE");
+const ST: u32 = id_code(b"ST");
+const SE: u32 = id_code(b"SE");
+const HL: u32 = id_code(b"HL");
+const SBR: u32 = id_code(b"SBR");
+const NM1: u32 = id_code(b"NM1");
+const CLM: u32 = id_code(b"CLM");
+const HI: u32 = id_code(b"HI");
+const REF: u32 = id_code(b"REF");
+const DTP: u32 = id_code(b"DTP");
+const LX: u32 = id_code(b"LX");
+const SV1: u32 = id_code(b"SV1");
+const SV2: u32 = id_code(b"SV2");
+
 fn valid_id(id: &[u8]) -> bool {
     (2..=3).contains(&id.len())
         && id[0].is_ascii_uppercase()
@@ -2212,12 +2236,10 @@ fn is_isa(seg: &[u8]) -> bool {
 fn split(seg: &[u8], es: u8, spans: &mut Vec<(u32, u32)>) {
     spans.clear();
     let mut start = 0u32;
-    for (i, &b) in seg.iter().enumerate() {
-        if b == es {
-            spans.push((start, i as u32));
-            start = i as u32 + 1;
-        }
-    }
+    crate::source::each_byte(seg, es, |i| {
+        spans.push((start, i as u32));
+        start = i as u32 + 1;
+    });
     spans.push((start, seg.len() as u32));
 }
 

@@ -164,9 +164,10 @@ impl<R: BufRead> Source<R> {
         if self.error.is_some() {
             return Ended::Eof;
         }
-        // Straight from the input's buffer: a plain scan (segments are a few
-        // dozen bytes, too short for memchr's set-up to pay) within what
-        // the cap still allows, then one copy.
+        // Straight from the input's buffer: a word-at-a-time scan (segments
+        // are a few dozen bytes, too short for memchr's set-up to pay, but
+        // long enough that a byte loop shows) within what the cap still
+        // allows, then one copy.
         loop {
             let room = (cap + 1).saturating_sub(buf.len());
             let chunk = match self.input.fill_buf() {
@@ -181,7 +182,7 @@ impl<R: BufRead> Source<R> {
                 return Ended::Eof;
             }
             let window = &chunk[..chunk.len().min(room)];
-            match window.iter().position(|&b| b == term) {
+            match find_byte(window, term) {
                 Some(i) => {
                     buf.extend_from_slice(&window[..i]);
                     self.input.consume(i + 1);
@@ -237,6 +238,83 @@ impl<R: BufRead> Source<R> {
                 Err(e) => {
                     self.error = Some(e);
                     return Ended::Oversized;
+                }
+            }
+        }
+    }
+}
+
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// High bit set in each byte of `w` equal to `needle` (`pat` is `needle`
+/// in every byte), and nowhere else: exact, no false positives, so hits can
+/// be read off with `trailing_zeros` in order.
+#[inline]
+fn byte_hits(w: u64, pat: u64) -> u64 {
+    let x = w ^ pat;
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// The first index of `needle` in `hay`, eight bytes at a time.
+#[inline]
+pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    let pat = u64::from_ne_bytes([needle; 8]);
+    let mut chunks = hay.chunks_exact(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        let m = byte_hits(u64::from_le_bytes(c.try_into().unwrap()), pat);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == needle)
+        .map(|j| i + j)
+}
+
+/// Calls `f` with each index of `needle` in `hay`, in order, eight bytes at
+/// a time.
+#[inline]
+pub(crate) fn each_byte(hay: &[u8], needle: u8, mut f: impl FnMut(usize)) {
+    let pat = u64::from_ne_bytes([needle; 8]);
+    let mut chunks = hay.chunks_exact(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        let mut m = byte_hits(u64::from_le_bytes(c.try_into().unwrap()), pat);
+        while m != 0 {
+            f(i + (m.trailing_zeros() / 8) as usize);
+            m &= m - 1;
+        }
+        i += 8;
+    }
+    for (j, &b) in chunks.remainder().iter().enumerate() {
+        if b == needle {
+            f(i + j);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{each_byte, find_byte};
+
+    #[test]
+    fn word_scans_match_byte_scans() {
+        let hay: Vec<u8> = (0..200u32)
+            .map(|i| [b'*', b'a', 0x80 | b'*', b'~', 0, 0xff][(i * i % 7 % 6) as usize])
+            .collect();
+        for start in 0..20 {
+            for end in start..hay.len() {
+                let h = &hay[start..end];
+                for n in [b'*', b'~', 0, 0xff, 0xaa] {
+                    assert_eq!(find_byte(h, n), h.iter().position(|&b| b == n));
+                    let mut got = Vec::new();
+                    each_byte(h, n, |i| got.push(i));
+                    let want: Vec<usize> = (0..h.len()).filter(|&i| h[i] == n).collect();
+                    assert_eq!(got, want);
                 }
             }
         }
