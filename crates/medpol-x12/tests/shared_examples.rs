@@ -12,7 +12,12 @@ use std::path::{Path, PathBuf};
 use medpol_x12::{Claim, Item, Problem, ProblemKind, Reader, Severity};
 
 fn examples_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/x12-examples");
+    // `MEDPOL_SHARED_DIR`, else `../shared` beside the repository (as the
+    // workspace's other tests over the external vectors).
+    let root = std::env::var_os("MEDPOL_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let dir = root.join("x12-examples");
     if dir.is_dir() {
         return Some(dir);
     }
