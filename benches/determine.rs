@@ -130,6 +130,18 @@ fn engine(n: usize) -> (Engine, Request) {
     (engine, request)
 }
 
+/// A synthetic catalogue of `n` policies and its [`criteria_request`].
+fn criteria_engine(n: usize) -> (Engine, Request) {
+    let catalog = medpol_synth::catalog(&medpol_synth::SynthConfig {
+        policies: n,
+        ..Default::default()
+    });
+    let engine = Engine::compile(catalog.clone()).unwrap();
+    let request =
+        criteria_request(&engine, &catalog).expect("a criteria statement bound to diagnoses");
+    (engine, request)
+}
+
 /// A code one policy governs: the answer carries a policy, citations and notes.
 #[divan::bench(args = SIZES)]
 fn determine_hit(bencher: Bencher, n: usize) {
@@ -149,13 +161,7 @@ fn determine_hit(bencher: Bencher, n: usize) {
 /// selects the medically-necessary one: the answer lists its criteria tree.
 #[divan::bench(args = SIZES)]
 fn determine_criteria(bencher: Bencher, n: usize) {
-    let catalog = medpol_synth::catalog(&medpol_synth::SynthConfig {
-        policies: n,
-        ..Default::default()
-    });
-    let engine = Engine::compile(catalog.clone()).unwrap();
-    let request =
-        criteria_request(&engine, &catalog).expect("a criteria statement bound to diagnoses");
+    let (engine, request) = criteria_engine(n);
     bencher.bench_local(|| {
         engine
             .determine(divan::black_box(&request))
@@ -169,13 +175,7 @@ fn determine_criteria(bencher: Bencher, n: usize) {
 /// and lists the indications with their diagnosis codes.
 #[divan::bench(args = SIZES)]
 fn determine_indication_unknown(bencher: Bencher, n: usize) {
-    let catalog = medpol_synth::catalog(&medpol_synth::SynthConfig {
-        policies: n,
-        ..Default::default()
-    });
-    let engine = Engine::compile(catalog.clone()).unwrap();
-    let mut request =
-        criteria_request(&engine, &catalog).expect("a criteria statement bound to diagnoses");
+    let (engine, mut request) = criteria_engine(n);
     request.diagnoses.clear();
     bencher.bench_local(|| {
         engine

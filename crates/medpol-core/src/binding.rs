@@ -97,9 +97,26 @@ pub fn status_points_to(table: Option<CoverageStatus>, s: &CoverageStatement) ->
     }
 }
 
+/// The parts of a policy the binding reads: its statements and code tables
+/// (an importer has them before it has a whole policy).
+#[derive(Clone, Copy)]
+pub struct Parts<'a> {
+    pub statements: &'a [CoverageStatement],
+    pub code_lists: &'a [CodeList],
+}
+
+impl<'a> From<&'a Policy> for Parts<'a> {
+    fn from(p: &'a Policy) -> Parts<'a> {
+        Parts {
+            statements: &p.statements,
+            code_lists: &p.code_lists,
+        }
+    }
+}
+
 /// Binds a policy's tables to its statements, given the product sets its
 /// statements and lists resolve to (in the policy's order).
-pub fn bind(policy: &Policy, statements: &[ProductSet], lists: &[ProductSet]) -> Binding {
+pub fn bind(policy: Parts<'_>, statements: &[ProductSet], lists: &[ProductSet]) -> Binding {
     let procedure = |l: &CodeList| l.system.is_procedure();
     let by_tables = policy
         .code_lists
@@ -172,7 +189,7 @@ pub fn bind(policy: &Policy, statements: &[ProductSet], lists: &[ProductSet]) ->
 /// medically-necessary table: the medically-necessary and covered ones) for
 /// its products, other than catch-alls and statements already bound.
 pub fn diagnosis_tables_for(
-    policy: &Policy,
+    policy: Parts<'_>,
     statements: &[ProductSet],
     lists: &[ProductSet],
     statement: usize,

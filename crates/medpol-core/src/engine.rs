@@ -511,7 +511,7 @@ impl PolicyCompiler<'_> {
         for (i, l) in p.code_lists.iter().enumerate() {
             list_products.push(self.products(&format!("code_list[{i}].products"), &l.products)?);
         }
-        let binding = bind(p, &statement_products, &list_products);
+        let binding = bind(p.into(), &statement_products, &list_products);
         let mut code_lists = Vec::with_capacity(p.code_lists.len());
         for ((l, reach), governed) in p.code_lists.iter().zip(binding.reach).zip(binding.governed) {
             code_lists.push(CompiledCodeList {

@@ -523,7 +523,7 @@ fn check_reach(out: &mut Vec<Issue>, policy: &Policy, payer: &Payer) {
         .iter()
         .map(|l| resolve(&l.products))
         .collect();
-    let binding = crate::binding::bind(policy, &statements, &lists);
+    let binding = crate::binding::bind(policy.into(), &statements, &lists);
     let root = FieldPath::root();
     for (li, l) in policy.code_lists.iter().enumerate() {
         let p = root.key("code_list").index(li);

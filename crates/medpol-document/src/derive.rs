@@ -86,45 +86,27 @@ pub fn bind_indications(
     statements: &mut [medpol_core::model::CoverageStatement],
     lists: &[medpol_core::model::CodeList],
 ) -> Vec<String> {
-    use medpol_core::binding::{bind, diagnosis_tables_for, Rule};
+    use medpol_core::binding::{bind, diagnosis_tables_for, Parts, Rule};
     use medpol_core::model::ProductSet;
     let resolve = |ids: &[String]| {
         ids.iter()
             .filter_map(|id| payer.resolve_products(id))
             .fold(ProductSet::EMPTY, |a, b| a.union(b))
     };
-    let mut policy = Policy {
-        payer: payer.id.clone(),
-        number: String::new(),
-        title: String::new(),
-        effective: NaiveDate::MIN,
-        retired: None,
-        in_force_from: None,
-        external_references: Vec::new(),
-        related_policies: Vec::new(),
-        description: String::new(),
-        summary: String::new(),
-        statements: statements.to_vec(),
-        prior_auth: Vec::new(),
-        coding_heading: None,
-        code_lists: lists.to_vec(),
-        notes: Vec::new(),
-        all_policies: None,
-        history: Vec::new(),
-        references: Vec::new(),
-    };
-    let statement_products: Vec<ProductSet> = policy
-        .statements
-        .iter()
-        .map(|s| resolve(&s.products))
-        .collect();
+    let statement_products: Vec<ProductSet> =
+        statements.iter().map(|s| resolve(&s.products)).collect();
     let list_products: Vec<ProductSet> = lists.iter().map(|l| resolve(&l.products)).collect();
     let mut report = Vec::new();
-    for (si, s) in statements.iter_mut().enumerate() {
-        if !s.diagnosis_lists.is_empty() {
+    for si in 0..statements.len() {
+        if !statements[si].diagnosis_lists.is_empty() {
             continue;
         }
-        let tables = diagnosis_tables_for(&policy, &statement_products, &list_products, si);
+        let parts = Parts {
+            statements,
+            code_lists: lists,
+        };
+        let tables = diagnosis_tables_for(parts, &statement_products, &list_products, si);
+        let s = &mut statements[si];
         for &li in &tables {
             let list = &lists[li];
             report.push(format!(
@@ -138,8 +120,11 @@ pub fn bind_indications(
             s.diagnosis_lists.push(list.id.clone());
         }
     }
-    policy.statements = statements.to_vec();
-    let binding = bind(&policy, &statement_products, &list_products);
+    let parts = Parts {
+        statements,
+        code_lists: lists,
+    };
+    let binding = bind(parts, &statement_products, &list_products);
     for (li, si, set, rule) in binding.links {
         if matches!(
             rule,

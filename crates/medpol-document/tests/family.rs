@@ -7,15 +7,19 @@
 mod common;
 
 use common::{bundled, fixture, importer, policy_183};
-use medpol_core::model::{CoverageStatus, NoteKind, PaRequirement};
+use medpol_core::model::{Catalog, CoverageStatus, NoteKind, PaRequirement};
 use medpol_core::validate::{validate_policy, Severity};
 use medpol_core::{CodeSystem, Setting};
 use medpol_document::{ImportError, Imported, Problem};
 
 fn import(name: &str) -> Imported {
-    let catalog = bundled();
-    let imported = importer(&catalog)
-        .import(&fixture(name), None)
+    import_valid(&bundled(), name, &fixture(name))
+}
+
+/// Imports a document and checks the policy has no validation error.
+fn import_valid(catalog: &Catalog, name: &str, text: &str) -> Imported {
+    let imported = importer(catalog)
+        .import(text, None)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let payer = catalog.payer(&imported.policy.payer).unwrap();
     let errors: Vec<_> = validate_policy(&imported.policy, Some(payer))
@@ -315,17 +319,10 @@ fn the_family_documents_round_trip_through_the_renderer() {
     assert!(docs.len() >= 15);
     for doc in docs {
         let text = std::fs::read_to_string(&doc).unwrap();
-        let name = doc.display();
-        let imported = importer
-            .import(&text, None)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let name = doc.display().to_string();
+        let imported = import_valid(&catalog, &name, &text);
         assert_eq!(imported.unmapped, vec![], "{name}");
         let payer = catalog.payer(&imported.policy.payer).unwrap();
-        let errors: Vec<_> = validate_policy(&imported.policy, Some(payer))
-            .into_iter()
-            .filter(|i| i.severity == Severity::Error)
-            .collect();
-        assert!(errors.is_empty(), "{name}: {errors:?}");
         for format in [
             medpol_document::Format::Markdown,
             medpol_document::Format::Html,
