@@ -183,6 +183,11 @@ pub struct ServeArgs {
     /// checked against it plus the path); default: http:// and the request's Host header.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// A file holding the key (at least 32 bytes) of the decision log's request digests,
+    /// kept outside the database; or the key itself in MEDPOL_DECISION_DIGEST_KEY. Without
+    /// either, decisions are logged without a request digest.
+    #[arg(long, value_name = "FILE")]
+    pub decision_digest_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -324,6 +324,32 @@ fn serve(args: crate::cli::ServeArgs) -> Result<()> {
     for w in &loaded.warnings {
         eprintln!("{w}");
     }
+    let digest_key = match (
+        &args.decision_digest_key_file,
+        std::env::var_os("MEDPOL_DECISION_DIGEST_KEY"),
+    ) {
+        (Some(path), _) => {
+            let bytes = std::fs::read(path).or_else(|e| {
+                input(format!(
+                    "--decision-digest-key-file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            Some(
+                medpol_server::decision_log::DigestKey::new(&bytes).or_else(|e| {
+                    input(format!(
+                        "--decision-digest-key-file {}: {e}",
+                        path.display()
+                    ))
+                })?,
+            )
+        }
+        (None, Some(key)) => Some(
+            medpol_server::decision_log::DigestKey::new(key.as_encoded_bytes())
+                .or_else(|e| input(format!("MEDPOL_DECISION_DIGEST_KEY: {e}")))?,
+        ),
+        (None, None) => None,
+    };
     let config = medpol_server::Config {
         addr: args.addr,
         database: args.database,
@@ -338,6 +364,7 @@ fn serve(args: crate::cli::ServeArgs) -> Result<()> {
         cds_insecure_dev_mode: args.cds_insecure_dev_mode,
         cds_coverage_map: args.cds_coverage_map,
         public_url: args.public_url,
+        digest_key,
     };
     medpol_server::init_tracing();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

@@ -88,7 +88,7 @@ impl fmt::Display for CodeSystem {
 
 /// An identifier that is not one of the code systems.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown code system `{0}`; valid systems: hcpcs, cpt, icd10cm, icd10pcs")]
+#[error("unknown code system {}; valid systems: hcpcs, cpt, icd10cm, icd10pcs", crate::excerpt(.0))]
 pub struct UnknownCodeSystem(pub String);
 
 impl FromStr for CodeSystem {
@@ -113,10 +113,11 @@ impl FromStr for CodeSystem {
 /// A code whose shape is not valid for its system.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodeError {
-    #[error("`{input}` is not a valid {system} code: expected {}", .system.shape())]
+    #[error("{} is not a valid {system} code: expected {}", crate::excerpt(.input), .system.shape())]
     Malformed { system: CodeSystem, input: String },
     #[error(
-        "`{input}` is not a procedure code of any known shape: expected HCPCS ({}), CPT ({}) or ICD-10-PCS ({})",
+        "{} is not a procedure code of any known shape: expected HCPCS ({}), CPT ({}) or ICD-10-PCS ({})",
+        crate::excerpt(.input),
         CodeSystem::Hcpcs.shape(),
         CodeSystem::Cpt.shape(),
         CodeSystem::Icd10pcs.shape()
@@ -290,7 +291,7 @@ pub enum CodePattern {
 
 /// A diagnosis-table row that is neither a code, a family nor a range.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a valid {system} code, family or range: expected {} or a family like M54.5- or a range like M17.0-M17.12 (low end first)", .system.shape())]
+#[error("{} is not a valid {system} code, family or range: expected {} or a family like M54.5- or a range like M17.0-M17.12 (low end first)", crate::excerpt(.input), .system.shape())]
 pub struct CodePatternError {
     pub system: CodeSystem,
     pub input: String,
@@ -388,7 +389,7 @@ impl<'de> Deserialize<'de> for Code {
 pub struct Modifier([u8; 2]);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a valid modifier: expected 2 letters or digits (e.g. RT, 59)")]
+#[error("{} is not a valid modifier: expected 2 letters or digits (e.g. RT, 59)", crate::excerpt(.0))]
 pub struct ModifierError(pub String);
 
 impl Modifier {

@@ -207,6 +207,12 @@ pub struct Citation<'e> {
     pub path: &'e str,
     /// The statement as published, inline markup removed.
     pub text: &'e str,
+    /// The statement is one of several a policy chooses between by the
+    /// member's diagnosis, so citing it tells which indication the request
+    /// had: the decision log withholds its path unless told to keep clinical
+    /// data.
+    #[serde(skip)]
+    pub names_indication: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -951,6 +951,7 @@ impl Engine {
                 heading: s.heading.as_deref(),
                 path: &s.path,
                 text: &s.text,
+                names_indication: s.kind != IndicationKind::General,
             });
             if !s.criteria.is_empty() {
                 out.criteria.push(CriteriaSet {
@@ -1044,6 +1045,7 @@ impl Engine {
                     heading: list.heading.as_deref(),
                     path: &list.path,
                     text: &list.text,
+                    names_indication: false,
                 });
             }
             if statement_coverage.is_none() && table_coverage.is_none() {
@@ -1073,6 +1075,7 @@ impl Engine {
                         heading: Some(&row.heading),
                         path: &row.path,
                         text: &row.text,
+                        names_indication: false,
                     });
                     pa_outcome(row.requirement)
                 } else if let Some(req) = rule.requirement {
@@ -1083,6 +1086,7 @@ impl Engine {
                         heading: Some(&rule.heading),
                         path: &rule.path,
                         text: &rule.text,
+                        names_indication: false,
                     });
                     pa_outcome(req)
                 } else if coverage == Coverage::NotCovered {
@@ -1097,6 +1101,7 @@ impl Engine {
                         heading: Some(&rule.heading),
                         path: &rule.path,
                         text: &rule.text,
+                        names_indication: false,
                     });
                     PriorAuth::Conditional
                 }

@@ -24,3 +24,45 @@ pub use engine::{CompileError, Engine, ProductRef};
 pub use model::{Catalog, CoverageStatus, Payer, Policy};
 pub use request::{Request, RequestError, ServiceLine};
 pub use setting::Setting;
+
+/// How much of a caller's input an error message shows.
+pub const EXCERPT_CHARS: usize = 32;
+
+/// A short, escaped excerpt of input for an error message, in backticks:
+/// at most [`EXCERPT_CHARS`] characters; anything but letters, digits and
+/// plain punctuation is written as a `\u{..}` escape, so a message never
+/// carries markup, control characters or a megabyte of what was sent back to
+/// the caller (or into a log).
+pub fn excerpt(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(EXCERPT_CHARS) + 16);
+    out.push('`');
+    for (n, c) in s.chars().enumerate() {
+        if n == EXCERPT_CHARS {
+            out.push_str(&format!("…` ({} bytes)", s.len()));
+            return out;
+        }
+        if c.is_ascii_alphanumeric() || " -_.,:;/+#()[]=@!?*%$^~|".contains(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    out.push('`');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::excerpt;
+
+    #[test]
+    fn excerpts_are_short_and_escaped() {
+        assert_eq!(excerpt("M0076"), "`M0076`");
+        assert_eq!(excerpt("<b>x</b>"), "`\\u{3c}b\\u{3e}x\\u{3c}/b\\u{3e}`");
+        assert_eq!(excerpt("a\nb\0"), "`a\\u{a}b\\u{0}`");
+        let long = "x".repeat(1 << 20);
+        let e = excerpt(&long);
+        assert!(e.len() < 64, "{e}");
+        assert!(e.ends_with("(1048576 bytes)"), "{e}");
+    }
+}

@@ -952,9 +952,40 @@ pub mod iso_date {
     use chrono::NaiveDate;
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// The earliest year a date in medpol may name: policies and dates of
+    /// service before it are typing mistakes, not history.
+    pub const MIN_YEAR: i32 = 1900;
+
+    /// The one date parser of every interface (REST, CDS Hooks, CLI, policy
+    /// files, screening): exactly `YYYY-MM-DD`, four-digit year from
+    /// [`MIN_YEAR`], two-digit month and day, a real calendar day; no
+    /// whitespace, sign or other form. Chrono's own parser accepts `2025-6-1`
+    /// and `+10000-01-01`, which the screening path refused: one rule for all.
+    pub fn parse_strict(s: &str) -> Option<NaiveDate> {
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            b[r].iter().try_fold(0u32, |acc, c| {
+                c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32)
+            })
+        };
+        let year = num(0..4)? as i32;
+        if year < MIN_YEAR {
+            return None;
+        }
+        NaiveDate::from_ymd_opt(year, num(5..7)?, num(8..10)?)
+    }
+
+    /// [`parse_strict`] with a message that says what would be valid (and
+    /// shows at most a short, escaped excerpt of what was given).
     pub fn parse(s: &str) -> Result<NaiveDate, String> {
-        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-            format!("`{s}` is not a valid date: expected an ISO date YYYY-MM-DD (e.g. 2025-06-01)")
+        parse_strict(s).ok_or_else(|| {
+            format!(
+                "{} is not a valid date: expected an ISO date YYYY-MM-DD from {MIN_YEAR} on (e.g. 2025-06-01)",
+                crate::excerpt(s)
+            )
         })
     }
 

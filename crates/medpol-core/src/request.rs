@@ -20,7 +20,9 @@ pub struct Request {
     /// A line of business id, e.g. `commercial-ppo`.
     pub product: String,
     pub setting: Setting,
-    #[serde(alias = "date_of_service")]
+    /// The date of service, `YYYY-MM-DD` (see [`crate::model::iso_date`]).
+    #[serde(alias = "date_of_service", with = "crate::model::iso_date")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date, example = "2025-06-01"))]
     pub date: NaiveDate,
     pub lines: Vec<ServiceLine>,
     /// ICD-10-CM diagnoses for the encounter.
@@ -50,29 +52,58 @@ impl ServiceLine {
 /// A request the engine cannot answer as asked. Each says what would be valid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
-    #[error("unknown product `{product}`; valid products: {}", .valid.join(", "))]
+    #[error("unknown product {}; {}", crate::excerpt(.product), valid_list("products", .valid))]
     UnknownProduct { product: String, valid: Vec<String> },
-    #[error("product `{product}` is offered by several payers ({}); name the payer (e.g. `{}/{product}`)", .payers.join(", "), .payers[0])]
+    #[error("product {} is offered by several payers ({}); name the payer (e.g. `{}/{product}`)", crate::excerpt(.product), .payers.join(", "), .payers[0])]
     AmbiguousProduct {
         product: String,
         payers: Vec<String>,
     },
-    #[error("unknown payer `{payer}`; valid payers: {}", .valid.join(", "))]
+    #[error("unknown payer {}; {}", crate::excerpt(.payer), valid_list("payers", .valid))]
     UnknownPayer { payer: String, valid: Vec<String> },
     #[error("the request has no service lines; give at least one procedure code")]
     NoLines,
+    #[error("the request has {count} service lines; at most {MAX_LINES} are decided per request (split it)")]
+    TooManyLines { count: usize },
+    #[error("the request has {count} diagnoses; at most {MAX_DIAGNOSES} are taken per request")]
+    TooManyDiagnoses { count: usize },
     #[error("line {line}: {code:?} is a diagnosis code; service lines take HCPCS, CPT or ICD-10-PCS codes (diagnoses go in `diagnoses`)")]
     DiagnosisAsService { line: usize, code: Code },
     #[error("diagnosis {index}: {code:?} is not ICD-10-CM; diagnoses must be ICD-10-CM codes (e.g. M54.50)")]
     NotADiagnosis { index: usize, code: Code },
 }
 
+/// The most service lines one request may carry: above an X12 837
+/// institutional claim's 999, so any claim fits, yet an answer (about 1.2 kB
+/// a line) stays near a megabyte.
+pub const MAX_LINES: usize = 1000;
+/// The most diagnoses one request may carry (an 837 claim carries at most 25).
+pub const MAX_DIAGNOSES: usize = 100;
+
+fn valid_list(what: &str, valid: &[String]) -> String {
+    if valid.is_empty() {
+        format!("the catalogue has no {what} at all (were any policies loaded? see --policies)")
+    } else {
+        format!("valid {what}: {}", valid.join(", "))
+    }
+}
+
 impl Request {
-    /// Checks what the types cannot: at least one line, procedure systems on
-    /// lines, ICD-10-CM for diagnoses.
+    /// Checks what the types cannot: one to [`MAX_LINES`] lines, procedure
+    /// systems on lines, at most [`MAX_DIAGNOSES`] ICD-10-CM diagnoses.
     pub fn check(&self) -> Result<(), RequestError> {
         if self.lines.is_empty() {
             return Err(RequestError::NoLines);
+        }
+        if self.lines.len() > MAX_LINES {
+            return Err(RequestError::TooManyLines {
+                count: self.lines.len(),
+            });
+        }
+        if self.diagnoses.len() > MAX_DIAGNOSES {
+            return Err(RequestError::TooManyDiagnoses {
+                count: self.diagnoses.len(),
+            });
         }
         for (i, line) in self.lines.iter().enumerate() {
             if !line.code.system().is_procedure() {

@@ -69,7 +69,7 @@ impl fmt::Display for Setting {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a setting: expected inpatient, outpatient, or an assigned two-digit CMS place-of-service code (e.g. 11 office, 21 inpatient hospital, 22 outpatient hospital)")]
+#[error("{} is not a setting: expected inpatient, outpatient, or an assigned two-digit CMS place-of-service code (e.g. 11 office, 21 inpatient hospital, 22 outpatient hospital)", crate::excerpt(.0))]
 pub struct SettingError(pub String);
 
 impl FromStr for Setting {

@@ -187,18 +187,9 @@ fn text(field: Field, bytes: &[u8]) -> Result<&str, LineError> {
         .map_err(|_| err(field, "is not valid UTF-8"))
 }
 
-/// `YYYY-MM-DD`, parsed without the generality (and cost) of a format string.
+/// `YYYY-MM-DD`: the one strict parser every interface uses.
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, c| {
-            c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32)
-        })
-    };
-    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+    medpol_core::model::iso_date::parse_strict(s)
 }
 
 /// Resolves product ids once per distinct (payer, product) seen.
@@ -485,6 +476,9 @@ mod tests {
             "2025/06/01",
             "abcd-ef-gh",
             "",
+            "0000-01-01",
+            "+10000-01-01",
+            " 2025-06-01",
         ] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use medpol_core::code::{Code, CodeSystem};
-use medpol_core::determination::{Coverage, Determination};
+use medpol_core::determination::Determination;
 use medpol_core::model::{iso_date, Policy, PolicyVersion};
 use medpol_core::request::{Request, RequestError};
 use serde::{Deserialize, Serialize};
@@ -49,7 +49,7 @@ impl ApiError {
         ApiError {
             status,
             error,
-            message: message.into(),
+            message: crate::bounded_message(&message.into()),
             field: None,
             valid: None,
         }
@@ -144,6 +144,16 @@ fn request_error(e: RequestError) -> ApiError {
         RequestError::NoLines => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no-lines", message).field("lines")
         }
+        RequestError::TooManyLines { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too-many-lines", message)
+                .field("lines")
+        }
+        RequestError::TooManyDiagnoses { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too-many-diagnoses",
+            message,
+        )
+        .field("diagnoses"),
         RequestError::DiagnosisAsService { line, .. } => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-code", message)
                 .field(format!("lines[{}].code", line - 1))
@@ -155,6 +165,45 @@ fn request_error(e: RequestError) -> ApiError {
     }
 }
 
+/// Query parameters, refused as JSON (422, `invalid-query`) like every other
+/// client mistake rather than axum's plain-text 400. Admin handlers take it
+/// as a `Result` so that authentication is checked first: an unauthenticated
+/// caller learns nothing about the parameters.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S>
+    for ApiQuery<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, ApiError> {
+        Query::try_from_uri(&parts.uri)
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|r| {
+                let text = r.body_text();
+                let detail = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                let mut e = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-query",
+                    format!("the query string: {detail}"),
+                );
+                if let Some(name) = detail
+                    .split_once("field `")
+                    .and_then(|(_, rest)| rest.split_once('`'))
+                    .map(|(name, _)| name)
+                {
+                    e = e.field(name);
+                }
+                e
+            })
+    }
+}
+
 fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = &state.admin_token else {
         return Err(ApiError::new(
@@ -163,11 +212,13 @@ fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
             "the admin API is off: start the service with --admin-token (or MEDPOL_ADMIN_TOKEN)",
         ));
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    // The scheme is case-insensitive (RFC 9110): the one bearer parser.
+    let given = crate::auth::bearer_token(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .unwrap_or("");
     // Compare in constant time so the token cannot be guessed byte by byte.
     let same = given.len() == expected.len()
         && given
@@ -214,6 +265,11 @@ pub fn router(state: AppStateRef, config: &Config) -> Router {
             .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Answers are JSON: never let a browser sniff one into markup.
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -282,8 +338,8 @@ pub async fn determine(
     let Json(request) = payload.map_err(json_error)?;
     let current = state.current();
     let determination = current.engine.determine(&request).map_err(request_error)?;
-    let record =
-        decision_record(&state, &request, &determination, "api").map_err(ApiError::internal)?;
+    let record = crate::decision_log::record_of(&state, &request, &determination, "api")
+        .map_err(ApiError::internal)?;
     let body = serde_json::to_vec(&DeterminationResponse {
         decision_id: record.id.clone(),
         determination,
@@ -301,70 +357,6 @@ pub async fn determine(
         }
     })?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
-}
-
-/// The decision log's record of a determination: no patient identifiers
-/// (requests carry none), diagnoses only when configured.
-pub fn decision_record(
-    state: &AppState,
-    request: &Request,
-    d: &Determination<'_>,
-    source: &str,
-) -> anyhow::Result<DecisionRecord> {
-    let canonical = serde_json::to_vec(request)?;
-    // The request's outcome: its strictest line, in the one order of strictness.
-    let outcome = d
-        .lines
-        .iter()
-        .map(|l| l.coverage)
-        .fold(Coverage::NoPolicy, Coverage::stricter);
-    let mut keys: Vec<String> = Vec::new();
-    let mut policies = Vec::new();
-    for line in &d.lines {
-        for p in &line.policies {
-            let key = format!("{}/{}", p.payer, p.number);
-            if !keys.contains(&key) {
-                keys.push(key);
-                policies.push(serde_json::json!({
-                    "payer": p.payer, "number": p.number, "title": p.title,
-                    "version": p.version, "effective": p.effective,
-                }));
-            }
-        }
-    }
-    let lines: Vec<serde_json::Value> = d
-        .lines
-        .iter()
-        .map(|l| {
-            serde_json::json!({
-                "code": l.code,
-                "modifiers": l.modifiers,
-                "coverage": l.coverage,
-                "reasons": l.reasons,
-                "prior_auth": l.prior_auth,
-                "citations": l.citations.iter().map(|c| serde_json::json!({
-                    "policy": c.policy, "version": c.version, "section": c.section, "path": c.path,
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    Ok(DecisionRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        decided_at: store::now(),
-        source: source.to_string(),
-        request_digest: state.store.request_digest(&canonical),
-        payer: d.payer.to_string(),
-        product: d.product.to_string(),
-        setting: d.setting.id().to_string(),
-        date_of_service: d.date.to_string(),
-        outcome: outcome.id().to_string(),
-        policy_keys: format!(",{},", keys.join(",")),
-        policies: serde_json::Value::Array(policies),
-        lines: serde_json::Value::Array(lines),
-        clinical: state
-            .keep_clinical
-            .then(|| serde_json::json!({ "diagnoses": request.diagnoses })),
-    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -418,8 +410,17 @@ fn summary(p: &Policy, revision: i64) -> PolicySummary {
 #[utoipa::path(get, path = "/api/v1/policies", params(PolicySearch), responses((status = 200, body = [PolicySummary]), (status = 422, body = ApiError)))]
 pub async fn list_policies(
     State(state): State<AppStateRef>,
-    Query(search): Query<PolicySearch>,
+    ApiQuery(search): ApiQuery<PolicySearch>,
 ) -> Result<Json<Vec<PolicySummary>>, ApiError> {
+    let limit = search.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-limit",
+            format!("limit must be from 1 to 1000, not {limit}"),
+        )
+        .field("limit"));
+    }
     let current = state.current();
     let catalog = current.engine.catalog();
     let code = match &search.code {
@@ -476,7 +477,7 @@ pub async fn list_policies(
             }
         }
         out.push(summary(p, current.revisions[i].revision));
-        if out.len() >= search.limit.unwrap_or(100) {
+        if out.len() >= limit {
             break;
         }
     }
@@ -515,7 +516,7 @@ fn parse_date(s: &str, field: &str) -> Result<NaiveDate, ApiError> {
 pub async fn get_policy(
     State(state): State<AppStateRef>,
     Path((payer, number)): Path<(String, String)>,
-    Query(as_of): Query<AsOf>,
+    ApiQuery(as_of): ApiQuery<AsOf>,
 ) -> Result<Json<PolicyDocument>, ApiError> {
     let current = state.current();
     let catalog = current.engine.catalog();
@@ -529,8 +530,14 @@ pub async fn get_policy(
     });
     let Some((i, p)) = found else {
         let msg = match date {
-            Some(d) => format!("no policy {payer}/{number} in effect on {d}"),
-            None => format!("no policy {payer}/{number}"),
+            Some(d) => format!(
+                "no policy {} in effect on {d}",
+                medpol_core::excerpt(&format!("{payer}/{number}"))
+            ),
+            None => format!(
+                "no policy {}",
+                medpol_core::excerpt(&format!("{payer}/{number}"))
+            ),
         };
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -614,7 +621,10 @@ pub async fn policy_versions(
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "policy-not-found",
-            format!("no policy {payer}/{number}"),
+            format!(
+                "no policy {}",
+                medpol_core::excerpt(&format!("{payer}/{number}"))
+            ),
         ));
     }
     Ok(Json(out))
@@ -646,10 +656,11 @@ pub struct Published {
 pub async fn publish_policy(
     State(state): State<AppStateRef>,
     headers: HeaderMap,
-    Query(params): Query<PublishParams>,
+    params: Result<ApiQuery<PublishParams>, ApiError>,
     body: Result<String, axum::extract::rejection::StringRejection>,
 ) -> Result<(StatusCode, Json<Published>), ApiError> {
     require_admin(&state, &headers)?;
+    let ApiQuery(params) = params?;
     let body = body.map_err(|r| ApiError::new(r.status(), "invalid-body", r.body_text()))?;
     let in_force_from = params
         .in_force_from
@@ -752,9 +763,24 @@ pub async fn publish_policy(
         .store
         .publish(&policy, in_force_from, "admin-api", false)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|e| {
+            if store::is_busy(&e) {
+                tracing::warn!(error = %format!("{e:#}"), "publication refused: store busy");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store-busy",
+                    "the policy store is busy with other writes; nothing was published, retry shortly",
+                )
+            } else {
+                ApiError::internal(e)
+            }
+        })?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("publication skipped")))?;
-    state.refresh(true).await.map_err(ApiError::internal)?;
+    // The revision is committed: answer so even if this reload fails (the
+    // poller loads it on its next tick).
+    if let Err(e) = state.refresh(true).await {
+        tracing::warn!(error = %format!("{e:#}"), "published, but the catalogue reload failed; the poller will retry");
+    }
     tracing::info!(payer = %policy.payer, number = %policy.number, revision, "policy revision published");
     Ok((
         StatusCode::CREATED,
@@ -779,9 +805,10 @@ pub struct FeedbackQuery {
 pub async fn list_feedback(
     State(state): State<AppStateRef>,
     headers: HeaderMap,
-    Query(q): Query<FeedbackQuery>,
+    q: Result<ApiQuery<FeedbackQuery>, ApiError>,
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
     require_admin(&state, &headers)?;
+    let ApiQuery(q) = q?;
     Ok(Json(
         state
             .store
@@ -811,9 +838,19 @@ pub struct DecisionQuery {
 pub async fn list_decisions(
     State(state): State<AppStateRef>,
     headers: HeaderMap,
-    Query(q): Query<DecisionQuery>,
+    q: Result<ApiQuery<DecisionQuery>, ApiError>,
 ) -> Result<Json<Vec<DecisionRecord>>, ApiError> {
     require_admin(&state, &headers)?;
+    let ApiQuery(q) = q?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-limit",
+            format!("limit must be from 1 to 10000, not {limit}"),
+        )
+        .field("limit"));
+    }
     if let Some(o) = &q.outcome {
         if !["covered", "conditional", "not-covered", "no-policy"].contains(&o.as_str()) {
             return Err(ApiError {
@@ -826,7 +863,7 @@ pub async fn list_decisions(
                 ..ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid-outcome",
-                    format!("unknown outcome `{o}`"),
+                    format!("unknown outcome {}", medpol_core::excerpt(o)),
                 )
                 .field("outcome")
             });
@@ -849,7 +886,10 @@ pub async fn list_decisions(
                     ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         "invalid-date",
-                        format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"),
+                        format!(
+                            "{} is not a date (YYYY-MM-DD) or an RFC 3339 time",
+                            medpol_core::excerpt(s)
+                        ),
                     )
                     .field(field)
                 }),
@@ -860,7 +900,7 @@ pub async fn list_decisions(
         to: bound(&q.to, "to")?,
         policy: q.policy.clone(),
         outcome: q.outcome.clone(),
-        limit: q.limit.unwrap_or(100),
+        limit,
     };
     Ok(Json(
         state

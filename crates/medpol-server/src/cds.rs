@@ -33,6 +33,7 @@ use serde_json::{json, Value};
 
 use crate::auth::ClientAuth;
 use crate::cds_coverage::CoverageMap;
+use crate::store::DecisionRecord;
 use crate::AppState;
 
 const EXT_COVERAGE_INFO: &str =
@@ -50,9 +51,9 @@ pub struct CdsConfig {
     /// Authentication off: explicit, and warned about at every start.
     pub insecure_dev_mode: bool,
     pub coverage_map: CoverageMap,
-    /// The URL clients call us by (`aud` must equal it plus the path);
-    /// default: `http://` + the request's Host.
-    pub public_url: Option<String>,
+    /// The URL clients call us by (`aud` must equal it plus the path; links
+    /// in cards start with it): `--public-url`, else the address listened on.
+    pub public_url: String,
 }
 
 /// (service id, hook, title)
@@ -90,15 +91,25 @@ const SERVICES: [(&str, &str, &str); 6] = [
 ];
 
 pub fn router() -> Router<Arc<AppState>> {
+    // CDS Hooks asks services to allow CORS, so that browser-based CDS
+    // clients can call them; only here, not on the REST or admin API. Any
+    // origin, no credentials (cookies): a call is authorized by the bearer JWT
+    // the client sends, which a foreign page does not have.
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .max_age(Duration::from_secs(86_400));
     Router::new()
         .route("/cds-services", get(discovery))
         .route("/cds-services/{id}", post(call))
         .route("/cds-services/{id}/feedback", post(feedback))
+        .layer(cors)
 }
 
 /// A FHIR OperationOutcome error response.
 fn outcome(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let message = message.into();
+    let message = crate::bounded_message(&message.into());
     let body = json!({
         "resourceType": "OperationOutcome",
         "issue": [{ "severity": "error", "code": code, "diagnostics": message }]
@@ -125,7 +136,10 @@ fn unknown_service(id: &str) -> Response {
     outcome(
         StatusCode::NOT_FOUND,
         "not-found",
-        format!("no CDS service `{id}`; see GET /cds-services"),
+        format!(
+            "no CDS service {}; see GET /cds-services",
+            medpol_core::excerpt(id)
+        ),
     )
 }
 
@@ -165,18 +179,10 @@ async fn discovery() -> Json<Value> {
     Json(json!({ "services": services }))
 }
 
-/// The URL the client called, as `aud` must name it.
-fn audience(state: &AppState, headers: &HeaderMap, path: &str) -> String {
-    match &state.cds.public_url {
-        Some(base) => format!("{}{path}", base.trim_end_matches('/')),
-        None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost");
-            format!("http://{host}{path}")
-        }
-    }
+/// The URL the client called, as `aud` must name it. From configuration
+/// only: a Host header is the client's to choose.
+fn audience(state: &AppState, path: &str) -> String {
+    format!("{}{path}", state.cds.public_url.trim_end_matches('/'))
 }
 
 /// Checks the client's JWT; returns the client (`iss`) for the records.
@@ -198,10 +204,7 @@ async fn authenticate(
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| crate::auth::bearer_token(Some(v)).ok())
         .map(str::to_string);
     let Some(token) = token else {
         return Err(outcome(
@@ -210,7 +213,7 @@ async fn authenticate(
             "a bearer JWT is required (CDS Hooks client authentication)",
         ));
     };
-    let aud = audience(state, headers, path);
+    let aud = audience(state, path);
     // Verification may fetch a JWKS over the network.
     let verified =
         tokio::task::spawn_blocking(move || auth.verify(&token, &aud, SystemTime::now()))
@@ -276,6 +279,72 @@ async fn feedback(
 }
 
 // ---- Reading loose FHIR JSON ----
+
+/// The most orders one hook call may ask about: far above what a clinician
+/// signs at once, yet it bounds the work and the log rows of a call.
+pub const MAX_ORDERS: usize = 100;
+
+/// A context field that holds resources (a Bundle, as CDS Hooks defines
+/// `draftOrders` and `appointments`; a list of resources is also read) must
+/// be one: a string, a number or a list with a null in it is the client's
+/// mistake, answered 400 rather than read as "no orders".
+fn check_resources(v: &Value, field: &str) -> Result<(), String> {
+    let resource = |r: &Value, at: &str| -> Result<(), String> {
+        match r.get("resourceType") {
+            Some(Value::String(t)) if !t.is_empty() => Ok(()),
+            _ => Err(format!(
+                "`{at}` must be a FHIR resource (an object with a `resourceType`)"
+            )),
+        }
+    };
+    let one = |r: &Value, at: &str| -> Result<(), String> {
+        let Some(o) = r.as_object() else {
+            return Err(format!(
+                "`{at}` must be a FHIR Bundle or resource, not {}",
+                kind(r)
+            ));
+        };
+        let bundle = o.get("resourceType").and_then(Value::as_str) == Some("Bundle")
+            || (o.get("resourceType").is_none() && o.contains_key("entry"));
+        if !bundle {
+            return resource(r, at);
+        }
+        match o.get("entry") {
+            None | Some(Value::Null) => Ok(()),
+            Some(Value::Array(entries)) => {
+                for (i, e) in entries.iter().enumerate() {
+                    let at = format!("{at}.entry[{i}]");
+                    match e.get("resource") {
+                        Some(r) if e.is_object() => resource(r, &format!("{at}.resource"))?,
+                        _ => return Err(format!("`{at}` must be an entry with a `resource`")),
+                    }
+                }
+                Ok(())
+            }
+            Some(other) => Err(format!("`{at}.entry` must be a list, not {}", kind(other))),
+        }
+    };
+    match v {
+        Value::Null => Ok(()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, r)| one(r, &format!("{field}[{i}]"))),
+        other => one(other, field),
+    }
+}
+
+/// What a JSON value is, for messages (never the value itself).
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
 
 /// A value as a list: arrays as they are, one object as a list of one, null as none.
 fn list(v: &Value) -> Vec<&Value> {
@@ -369,8 +438,9 @@ fn add_codings(cc: &Value, codes: &mut Vec<Code>, other: &mut Vec<String>) {
 }
 
 fn date_of(s: &str) -> Option<NaiveDate> {
+    // A FHIR date or dateTime: its day, by the one strict parser.
     s.get(..10)
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .and_then(medpol_core::model::iso_date::parse_strict)
 }
 
 fn encounter_setting(encounter: &Value) -> Option<Setting> {
@@ -728,8 +798,8 @@ async fn call(
             StatusCode::BAD_REQUEST,
             "invalid",
             format!(
-                "`hook` is `{}` but service `{id}` is for `{hook}`",
-                text(&request["hook"])
+                "`hook` is {} but service `{id}` is for `{hook}`",
+                medpol_core::excerpt(text(&request["hook"]))
             ),
         );
     }
@@ -748,12 +818,20 @@ async fn call(
             "`context` (an object) is required",
         );
     }
+    for key in ["draftOrders", "appointments"] {
+        if let Err(e) = check_resources(&context[key], &format!("context.{key}")) {
+            return outcome(StatusCode::BAD_REQUEST, "structure", e);
+        }
+    }
     let version = text(&request["extension"]["davinci-crd.requestedVersion"]);
     if !version.is_empty() && !version.starts_with("2.") {
         return outcome(
             StatusCode::UNPROCESSABLE_ENTITY,
             "business-rule",
-            format!("CRD version {version} is not supported; supported: 2.2"),
+            format!(
+                "CRD version {} is not supported; supported: 2.2",
+                medpol_core::excerpt(version)
+            ),
         );
     }
     let coverage_info_wanted =
@@ -802,7 +880,10 @@ async fn call(
                         return outcome(
                             StatusCode::UNPROCESSABLE_ENTITY,
                             "business-rule",
-                            format!("selection `{s}` is not among the draftOrders"),
+                            format!(
+                                "selection {} is not among the draftOrders",
+                                medpol_core::excerpt(s)
+                            ),
                         );
                     }
                 }
@@ -875,6 +956,16 @@ async fn call(
     if orders.is_empty() {
         return Json(json!({ "cards": [] })).into_response();
     }
+    if orders.len() > MAX_ORDERS {
+        return outcome(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too-costly",
+            format!(
+                "the call carries {} orders; at most {MAX_ORDERS} are decided per hook call",
+                orders.len()
+            ),
+        );
+    }
 
     // The Coverage is needed as soon as one order has a code some policy governs.
     let governed = |c: &Code| engine.governs(c);
@@ -908,22 +999,22 @@ async fn call(
     let payer_name = product
         .map(|p| engine.product_ids(p).0.to_uppercase())
         .unwrap_or_else(|| "the payer".to_string());
-    let base = audience(&state, &headers, "");
+    let base = audience(&state, "");
 
     let mut actions = Vec::new();
     let mut cards = Vec::new();
+    let mut records = Vec::new();
     for order in &orders {
         let assertion = match decide_order(
             &state,
+            &mut records,
             engine,
             product,
             &payer_name,
             order,
             &base,
             coverage.is_some(),
-        )
-        .await
-        {
+        ) {
             Ok(a) => a,
             Err(r) => return r,
         };
@@ -950,6 +1041,11 @@ async fn call(
             actions.push(system_action(order, cov, &assertion, today));
         }
     }
+    // Every decision of this call in one commit, before anything is answered.
+    if let Err(e) = state.log.record_all(records).await {
+        tracing::error!(error = %e, "CDS decisions not recorded");
+        return cds_error_unavailable();
+    }
     let mut response = json!({ "cards": cards });
     if !actions.is_empty() {
         response["systemActions"] = Value::Array(actions);
@@ -957,9 +1053,12 @@ async fn call(
     Json(response).into_response()
 }
 
-/// Decides one order: `Ok(None)` when there is nothing to assert.
-async fn decide_order(
+/// Decides one order: `Ok(None)` when there is nothing to assert. The
+/// decisions made go to `records`, for the caller to log in one commit.
+#[allow(clippy::too_many_arguments)]
+fn decide_order(
     state: &Arc<AppState>,
+    records: &mut Vec<DecisionRecord>,
     engine: &medpol_core::Engine,
     product: Option<medpol_core::ProductRef>,
     payer_name: &str,
@@ -1030,13 +1129,10 @@ async fn decide_order(
         let Ok(d) = engine.determine(&request) else {
             continue;
         };
-        let record = crate::api::decision_record(state, &request, &d, "cds-hooks")
+        let record = crate::decision_log::record_of(state, &request, &d, "cds-hooks")
             .map_err(|_| cds_error_unavailable())?;
         ids.push(record.id.clone());
-        state.log.record(record).await.map_err(|e| {
-            tracing::error!(error = %e, "CDS decision not recorded");
-            cds_error_unavailable()
-        })?;
+        records.push(record);
         decided.push((setting, d));
     }
     let Some((_, first)) = decided.first() else {

@@ -9,15 +9,152 @@
 
 use std::time::Duration;
 
+use hmac::{Hmac, Mac};
+use medpol_core::determination::{Coverage, Determination};
+use medpol_core::Request;
+use sha2::Sha256;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{DecisionRecord, Store};
+use crate::store::{self, DecisionRecord, Store};
+use crate::AppState;
+
+/// The key of request digests. It lives outside the database (a file or the
+/// environment): a digest keyed by something the database also holds can be
+/// reversed by anyone who reads the database, by hashing each candidate
+/// diagnosis. Without a key, no digest is kept.
+#[derive(Clone)]
+pub struct DigestKey(Vec<u8>);
+
+impl std::fmt::Debug for DigestKey {
+    // Never print the key itself.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DigestKey({} bytes)", self.0.len())
+    }
+}
+
+/// The shortest key accepted (bytes).
+pub const MIN_DIGEST_KEY: usize = 32;
+
+impl DigestKey {
+    pub fn new(key: &[u8]) -> Result<DigestKey, String> {
+        let key = key.trim_ascii();
+        if key.len() < MIN_DIGEST_KEY {
+            return Err(format!(
+                "the decision digest key has {} bytes; it needs at least {MIN_DIGEST_KEY} (e.g. `openssl rand -hex 32`)",
+                key.len()
+            ));
+        }
+        Ok(DigestKey(key.to_vec()))
+    }
+
+    /// HMAC-SHA-256 of the canonical request, hex.
+    pub fn digest(&self, canonical: &[u8]) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(canonical);
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// The decision log's record of a determination: what an audit and a replay
+/// need (who decided what, under which policy version, for which codes,
+/// product, setting and date), no patient identifiers (requests carry none),
+/// and nothing that reveals a diagnosis unless the service keeps clinical
+/// data: neither the diagnoses nor the path of a statement the policy chose
+/// by indication. See docs/decision-log.md.
+pub fn record_of(
+    state: &AppState,
+    request: &Request,
+    d: &Determination<'_>,
+    source: &str,
+) -> anyhow::Result<DecisionRecord> {
+    // The request's outcome: its strictest line, in the one order of strictness.
+    let outcome = d
+        .lines
+        .iter()
+        .map(|l| l.coverage)
+        .fold(Coverage::NoPolicy, Coverage::stricter);
+    let mut keys: Vec<String> = Vec::new();
+    let mut policies = Vec::new();
+    for line in &d.lines {
+        for p in &line.policies {
+            let key = format!("{}/{}", p.payer, p.number);
+            if !keys.contains(&key) {
+                keys.push(key);
+                policies.push(serde_json::json!({
+                    "payer": p.payer, "number": p.number, "title": p.title,
+                    "version": p.version, "effective": p.effective,
+                }));
+            }
+        }
+    }
+    let withhold = !state.keep_clinical && !request.diagnoses.is_empty();
+    let lines: Vec<serde_json::Value> = d
+        .lines
+        .iter()
+        .map(|l| {
+            let citations: Vec<serde_json::Value> = l
+                .citations
+                .iter()
+                .map(|c| {
+                    if withhold && c.names_indication {
+                        serde_json::json!({
+                            "policy": c.policy, "version": c.version, "section": c.section,
+                            "withheld": "indication",
+                        })
+                    } else {
+                        serde_json::json!({
+                            "policy": c.policy, "version": c.version, "section": c.section, "path": c.path,
+                        })
+                    }
+                })
+                .collect();
+            serde_json::json!({
+                "code": l.code,
+                "modifiers": l.modifiers,
+                "coverage": l.coverage,
+                "reasons": l.reasons,
+                "prior_auth": l.prior_auth,
+                "citations": citations,
+            })
+        })
+        .collect();
+    let request_digest = match &state.digest_key {
+        Some(key) => Some(key.digest(&serde_json::to_vec(request)?)),
+        None => None,
+    };
+    Ok(DecisionRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        decided_at: store::now(),
+        source: source.to_string(),
+        request_digest,
+        payer: d.payer.to_string(),
+        product: d.product.to_string(),
+        setting: d.setting.id().to_string(),
+        date_of_service: d.date.to_string(),
+        outcome: outcome.id().to_string(),
+        policy_keys: format!(",{},", keys.join(",")),
+        policies: serde_json::Value::Array(policies),
+        lines: serde_json::Value::Array(lines),
+        clinical: state
+            .keep_clinical
+            .then(|| serde_json::json!({ "diagnoses": request.diagnoses })),
+    })
+}
 
 type Ack = oneshot::Sender<Result<(), String>>;
 
+/// One caller's decisions (a determination: one; a CDS Hooks call: one per
+/// order and setting), committed together and acknowledged once.
+type Item = (Vec<DecisionRecord>, Ack);
+
 #[derive(Clone)]
 pub struct DecisionLog {
-    tx: mpsc::Sender<(DecisionRecord, Ack)>,
+    tx: mpsc::Sender<Item>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,19 +176,25 @@ impl DecisionLog {
     /// Starts the writer; it ends when every `DecisionLog` handle is dropped
     /// and the queue is drained (so a graceful shutdown flushes it).
     pub fn start(store: Store, capacity: usize) -> (DecisionLog, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel::<(DecisionRecord, Ack)>(capacity.max(1));
+        let (tx, mut rx) = mpsc::channel::<Item>(capacity.max(1));
         let handle = tokio::spawn(async move {
-            let mut batch: Vec<(DecisionRecord, Ack)> = Vec::with_capacity(MAX_BATCH);
+            let mut batch: Vec<Item> = Vec::new();
+            let mut records: Vec<DecisionRecord> = Vec::with_capacity(MAX_BATCH);
             while let Some(first) = rx.recv().await {
+                let mut count = first.0.len();
                 batch.push(first);
                 let deadline = tokio::time::Instant::now() + LINGER;
-                while batch.len() < MAX_BATCH {
+                while count < MAX_BATCH {
                     match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(item)) => batch.push(item),
+                        Ok(Some(item)) => {
+                            count += item.0.len();
+                            batch.push(item);
+                        }
                         _ => break,
                     }
                 }
-                let records: Vec<DecisionRecord> = batch.iter().map(|(r, _)| r.clone()).collect();
+                records.clear();
+                records.extend(batch.iter().flat_map(|(r, _)| r.iter().cloned()));
                 let mut result = store.insert_decisions(&records).await;
                 if result.is_err() {
                     // One retry covers a transient lock or connection hiccup.
@@ -72,8 +215,17 @@ impl DecisionLog {
 
     /// Queues a decision and waits until it is committed.
     pub async fn record(&self, record: DecisionRecord) -> Result<(), LogError> {
+        self.record_all(vec![record]).await
+    }
+
+    /// Queues decisions that answer one call and waits until all of them are
+    /// committed, in one transaction: all or none.
+    pub async fn record_all(&self, records: Vec<DecisionRecord>) -> Result<(), LogError> {
+        if records.is_empty() {
+            return Ok(());
+        }
         let (ack, done) = oneshot::channel();
-        self.tx.try_send((record, ack)).map_err(|e| match e {
+        self.tx.try_send((records, ack)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => LogError::Full,
             mpsc::error::TrySendError::Closed(_) => LogError::Closed,
         })?;

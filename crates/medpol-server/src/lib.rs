@@ -50,8 +50,13 @@ pub struct Config {
     pub cds_insecure_dev_mode: bool,
     /// Coverage-to-product rules for CDS Hooks; default: the bundled ones.
     pub cds_coverage_map: Option<std::path::PathBuf>,
-    /// The base URL clients call the service by (JWT `aud` is checked against it).
+    /// The base URL clients call the service by: JWT `aud` is checked
+    /// against it, and links in answers are built from it. Default: the
+    /// address listened on (never a Host header, which the client chooses).
     pub public_url: Option<String>,
+    /// The key of the decision log's request digests (kept outside the
+    /// database); without one no digest is kept.
+    pub digest_key: Option<decision_log::DigestKey>,
 }
 
 impl Default for Config {
@@ -70,8 +75,32 @@ impl Default for Config {
             cds_insecure_dev_mode: false,
             cds_coverage_map: None,
             public_url: None,
+            digest_key: None,
         }
     }
+}
+
+/// The longest error message the service sends.
+const MAX_MESSAGE: usize = 400;
+
+/// Every error message passes here on its way out: parsers (serde's among
+/// them) quote what they could not read, and a caller's megabyte or markup
+/// must not come back, nor reach a log. Control characters and `<`, `>`, `&`
+/// are escaped; the message is cut at [`MAX_MESSAGE`] characters.
+pub fn bounded_message(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(MAX_MESSAGE + 8));
+    for (n, c) in message.chars().enumerate() {
+        if n == MAX_MESSAGE {
+            out.push_str("…");
+            break;
+        }
+        if c.is_control() || matches!(c, '<' | '>' | '&') {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The compiled catalogue and the revisions it was composed from (parallel to
@@ -89,6 +118,7 @@ pub struct AppState {
     pub log: DecisionLog,
     pub admin_token: Option<String>,
     pub keep_clinical: bool,
+    pub digest_key: Option<decision_log::DigestKey>,
     pub shutting_down: AtomicBool,
     pub cds: cds::CdsConfig,
 }
@@ -158,7 +188,18 @@ pub async fn serve(
     files: Catalog,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let cds = cds_config(&config)?;
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("binding {}", config.addr))?;
+    let local = listener.local_addr()?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+    let cds = cds_config(&config, public_url)?;
+    if config.retention_days.is_none() {
+        tracing::warn!("the decision log is kept forever: no --retention-days given (see docs/decision-log.md)");
+    }
     let store = Store::open(&config.database).await?;
     let added = store.sync(&files, "policy-files").await?;
     tracing::info!(database = %config.database, added, "store ready");
@@ -171,6 +212,7 @@ pub async fn serve(
         log,
         admin_token: config.admin_token.clone(),
         keep_clinical: config.keep_clinical,
+        digest_key: config.digest_key.clone(),
         shutting_down: AtomicBool::new(false),
         cds,
     });
@@ -206,10 +248,6 @@ pub async fn serve(
     });
 
     let app = api::router(state.clone(), &config);
-    let listener = TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("binding {}", config.addr))?;
-    let local = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
     println!("medpol listening on http://{local}");
     tracing::info!(addr = %local, "listening");
@@ -237,7 +275,7 @@ pub async fn serve(
     Ok(())
 }
 
-fn cds_config(config: &Config) -> anyhow::Result<cds::CdsConfig> {
+fn cds_config(config: &Config, public_url: String) -> anyhow::Result<cds::CdsConfig> {
     let coverage_map = match &config.cds_coverage_map {
         Some(path) => cds_coverage::CoverageMap::load(path).map_err(anyhow::Error::msg)?,
         None => cds_coverage::CoverageMap::parse(cds_coverage::DEFAULT_RULES)
@@ -265,7 +303,7 @@ fn cds_config(config: &Config) -> anyhow::Result<cds::CdsConfig> {
         auth,
         insecure_dev_mode: config.cds_insecure_dev_mode,
         coverage_map,
-        public_url: config.public_url.clone(),
+        public_url,
     })
 }
 

@@ -23,9 +23,34 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     pub backend: Backend,
-    /// The key of request digests, kept in the database so digests stay
-    /// comparable across restarts and replicas.
-    digest_key: String,
+    /// Publications from this process, one at a time: they would only race
+    /// each other for the next revision number.
+    publishing: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The database was too busy to take a write in time (SQLite's lock, a
+/// PostgreSQL serialization failure, or too many concurrent publishers):
+/// nothing was written; the caller may retry.
+#[derive(Debug, thiserror::Error)]
+#[error("the policy store is busy ({0}); nothing was written, retry shortly")]
+pub struct StoreBusy(pub String);
+
+/// Whether an error is the database being busy rather than broken.
+pub fn is_busy(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<StoreBusy>().is_some()
+            || c.downcast_ref::<sqlx::Error>().is_some_and(|e| match e {
+                sqlx::Error::Database(db) => {
+                    let m = db.message();
+                    m.contains("database is locked")
+                        || m.contains("database is busy")
+                        || db.code().as_deref() == Some("40001")
+                        || db.code().as_deref() == Some("40P01")
+                }
+                sqlx::Error::PoolTimedOut => true,
+                _ => false,
+            })
+    })
 }
 
 /// One stored revision, as the catalogue is composed from it.
@@ -49,9 +74,12 @@ pub struct DecisionRecord {
     pub decided_at: String,
     /// `api` or `cds-hooks`.
     pub source: String,
-    /// SHA-256 of the request as received (canonical JSON): proves which
-    /// request was decided without keeping it.
-    pub request_digest: String,
+    /// HMAC-SHA-256 of the request (canonical JSON) under a key kept outside
+    /// the database (`--decision-digest-key-file`): whoever holds the request
+    /// and the key can prove which request was decided; the database alone
+    /// cannot be searched for a diagnosis. Absent when no key is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_digest: Option<String>,
     pub payer: String,
     pub product: String,
     pub setting: String,
@@ -144,37 +172,11 @@ impl Store {
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await,
         }
         .context("migrating the database")?;
-        // The first replica to start creates the key; the others read it.
-        let candidate = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
-        sqlx::query("INSERT INTO service_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-            .bind("request-digest")
-            .bind(candidate)
-            .execute(&pool)
-            .await?;
-        let digest_key: String = sqlx::query("SELECT value FROM service_secrets WHERE name = $1")
-            .bind("request-digest")
-            .fetch_one(&pool)
-            .await?
-            .try_get(0)?;
         Ok(Store {
             pool,
             backend,
-            digest_key,
+            publishing: Default::default(),
         })
-    }
-
-    /// A keyed SHA-256 of a request: identifies the request decided (whoever
-    /// holds the request and the database can check it) but cannot be
-    /// reversed by hashing guesses (e.g. each possible diagnosis) without the key.
-    pub fn request_digest(&self, canonical: &[u8]) -> String {
-        let mut h = Sha256::new();
-        h.update(self.digest_key.as_bytes());
-        h.update(canonical);
-        format!("{:x}", h.finalize())
     }
 
     pub async fn ping(&self) -> bool {
@@ -246,10 +248,18 @@ impl Store {
         skip_if_same: bool,
     ) -> anyhow::Result<Option<i64>> {
         let (doc, digest) = policy_digest(policy)?;
+        let _one_at_a_time = self.publishing.lock().await;
         // Two replicas may publish at once: the unique (payer, number,
         // revision) key makes one of them retry with the next number.
         for _ in 0..5 {
-            let mut tx = self.pool.begin().await?;
+            // SQLite: take the write lock at the start (waiting up to the busy
+            // timeout). A deferred transaction that reads first cannot be
+            // upgraded once another connection has written, and fails at
+            // once with "database is locked" whatever the timeout.
+            let mut tx = match self.backend {
+                Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                Backend::Postgres => self.pool.begin().await?,
+            };
             let last: i64 = sqlx::query(
                 "SELECT COALESCE(MAX(revision), 0) FROM policy_revisions WHERE payer = $1 AND number = $2",
             )
@@ -302,11 +312,11 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
         }
-        anyhow::bail!(
-            "could not publish {}/{}: too many concurrent publications",
-            policy.payer,
-            policy.number
-        )
+        Err(StoreBusy(format!(
+            "{}/{} is being published by others at the same time",
+            policy.payer, policy.number
+        ))
+        .into())
     }
 
     /// What has been published, as (number of revisions, highest sequence
@@ -449,7 +459,7 @@ impl Store {
                     id: text(0)?,
                     decided_at: text(1)?,
                     source: text(2)?,
-                    request_digest: text(3)?,
+                    request_digest: Some(text(3)?).filter(|d| !d.is_empty()),
                     payer: text(4)?,
                     product: text(5)?,
                     setting: text(6)?,
@@ -512,7 +522,8 @@ fn bind_decision<'q>(q: AnyQuery<'q>, r: &'q DecisionRecord) -> AnyQuery<'q> {
     q.bind(&r.id)
         .bind(&r.decided_at)
         .bind(&r.source)
-        .bind(&r.request_digest)
+        // The column predates optional digests: empty means none.
+        .bind(r.request_digest.as_deref().unwrap_or(""))
         .bind(&r.payer)
         .bind(&r.product)
         .bind(&r.setting)
@@ -586,7 +597,7 @@ mod tests {
             id: id.into(),
             decided_at: decided_at.into(),
             source: "api".into(),
-            request_digest: digest(id.as_bytes()),
+            request_digest: Some(digest(id.as_bytes())),
             payer: "bcbsma".into(),
             product: "commercial-ppo".into(),
             setting: "outpatient".into(),
