@@ -312,6 +312,17 @@ impl<'a> RawLine<'a> {
         products: &mut ProductCache,
         scratch: &'s mut Vec<Code>,
     ) -> Result<ClaimLine<'s>, LineError> {
+        // A claim id is copied into the output: no control characters (a NUL
+        // or a line break there would corrupt it for whoever reads it next).
+        if let Some(c) = self.claim_id.chars().find(|c| c.is_control()) {
+            return Err(err(
+                Field::ClaimId,
+                format!(
+                    "contains a control character (U+{:04X}); claim ids are printable text",
+                    c as u32
+                ),
+            ));
+        }
         let line: u32 = self.line.trim().parse().map_err(|_| {
             err(
                 Field::Line,

@@ -120,6 +120,126 @@ pub fn is_flagged(coverage: Coverage, prior_auth: PriorAuth) -> bool {
         || matches!(prior_auth, PriorAuth::AuthNeeded | PriorAuth::Conditional)
 }
 
+/// Reads the CSV header: one physical line, ended by LF, CRLF or a lone CR
+/// (old Mac files: then every line ends so, see [`CrToLf`]). Returns the
+/// header and whether lines end with a lone CR. A UTF-8 byte-order mark is
+/// skipped; UTF-16 and other non-UTF-8 input is refused with what to do.
+fn read_header(reader: &mut impl BufRead) -> Result<(String, bool), ScreenError> {
+    let mut line = Vec::new();
+    let mut cr_only = false;
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        match buf.iter().position(|b| matches!(b, b'\n' | b'\r')) {
+            Some(i) => {
+                let end = buf[i];
+                line.extend_from_slice(&buf[..i]);
+                reader.consume(i + 1);
+                if end == b'\r' {
+                    // CRLF, or a lone CR?
+                    let next = reader.fill_buf()?;
+                    if next.first() == Some(&b'\n') {
+                        reader.consume(1);
+                    } else {
+                        cr_only = true;
+                    }
+                }
+                break;
+            }
+            None => {
+                let n = buf.len();
+                line.extend_from_slice(buf);
+                reader.consume(n);
+            }
+        }
+    }
+    if line.starts_with(&[0xFF, 0xFE]) || line.starts_with(&[0xFE, 0xFF]) {
+        return Err(ScreenError::Input(
+            "the CSV input is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8"
+                .into(),
+        ));
+    }
+    let line = line.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(&line);
+    let header = String::from_utf8(line.to_vec()).map_err(|e| {
+        ScreenError::Input(format!(
+            "the CSV header is not UTF-8 (byte {} is invalid); save the file as UTF-8",
+            e.utf8_error().valid_up_to() + 1
+        ))
+    })?;
+    Ok((header, cr_only))
+}
+
+/// The CSV input as the csv reader sees it: lines that end with a lone CR
+/// read as if they ended with LF (a CR inside a quoted field becomes an LF:
+/// in such a file it was a line end anyway), and the offset of every line
+/// break noted, so that records are numbered by the file's own lines.
+struct CrToLf<R> {
+    inner: R,
+    on: bool,
+    /// Bytes read so far.
+    offset: u64,
+    /// Line breaks dropped from `breaks` (all before the current record).
+    before: u64,
+    /// Offsets of the line breaks not yet passed.
+    breaks: std::collections::VecDeque<u64>,
+    /// The input has ended.
+    eof: bool,
+}
+
+impl<R> CrToLf<R> {
+    fn new(inner: R, on: bool) -> CrToLf<R> {
+        CrToLf {
+            inner,
+            on,
+            offset: 0,
+            before: 0,
+            breaks: Default::default(),
+            eof: false,
+        }
+    }
+
+    /// Whether `offset` is the end of the input.
+    fn at_end(&self, offset: u64) -> bool {
+        self.eof && offset == self.offset
+    }
+
+    /// The line (from 1) that holds byte `at`; forgets the breaks before it
+    /// (offsets asked for only grow).
+    fn line_of(&mut self, at: u64) -> u64 {
+        while self.breaks.front().is_some_and(|b| *b < at) {
+            self.breaks.pop_front();
+            self.before += 1;
+        }
+        self.before + 1
+    }
+}
+
+impl<R: Read> Read for CrToLf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.eof |= n == 0 && !buf.is_empty();
+        if self.on {
+            for b in &mut buf[..n] {
+                if *b == b'\r' {
+                    *b = b'\n';
+                }
+            }
+        }
+        let base = self.offset;
+        self.breaks.extend(
+            buf[..n]
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| base + i as u64),
+        );
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
 /// Counts bytes as the reader thread consumes them, for progress.
 struct Counting<R> {
     inner: R,
@@ -489,11 +609,11 @@ pub fn screen(
         },
     );
 
+    let mut line_ends_cr = false;
     let columns = match opts.input {
         InputFormat::Csv => {
-            let mut header = String::new();
-            // The header is one physical line.
-            reader.read_line(&mut header)?;
+            let (header, cr_only) = read_header(&mut reader)?;
+            line_ends_cr = cr_only;
             if header.trim().is_empty() {
                 return Err(ScreenError::Input(
                     "the CSV input is empty: it needs a header line (see docs/screening.md)".into(),
@@ -559,7 +679,12 @@ pub fn screen(
 
     std::thread::scope(|s| -> Result<(), ScreenError> {
         s.spawn(move || match input_format {
-            InputFormat::Csv => read_csv(reader, batch_lines, &full_tx, &free_rx),
+            InputFormat::Csv => read_csv(
+                CrToLf::new(reader, line_ends_cr),
+                batch_lines,
+                &full_tx,
+                &free_rx,
+            ),
             InputFormat::Ndjson => read_ndjson(reader, batch_lines, &full_tx, &free_rx),
             InputFormat::X12 => read_x12(reader, batch_lines, &full_tx, &free_rx),
         });
@@ -704,7 +829,7 @@ fn read_x12(reader: impl BufRead, batch_lines: usize, full: &Full, free: &Free) 
     }
 }
 
-fn read_csv(reader: impl Read, batch_lines: usize, full: &Full, free: &Free) {
+fn read_csv<R: Read>(reader: CrToLf<R>, batch_lines: usize, full: &Full, free: &Free) {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -732,11 +857,28 @@ fn read_csv(reader: impl Read, batch_lines: usize, full: &Full, free: &Free) {
             }
             match rdr.read_byte_record(&mut records[*len]) {
                 Ok(true) => {
+                    // Lines are counted here, not by the csv crate (whose
+                    // count drifts with CRLF and blank lines): the record's
+                    // last line holds the byte before where the reader stands
+                    // (the terminator's first byte, or the record's last at
+                    // the end of input); its first is as many lines up as the
+                    // record has line breaks inside quoted fields.
+                    let end = rdr.position().byte();
+                    let inside = records[*len]
+                        .iter()
+                        .map(|f| f.iter().filter(|b| **b == b'\n').count() as u64)
+                        .sum::<u64>();
+                    // An unclosed quote runs to the end of the input: its
+                    // final line break is then that last byte, not before it.
+                    let open_to_end = rdr.get_ref().at_end(end)
+                        && records[*len]
+                            .iter()
+                            .last()
+                            .is_some_and(|f| f.last() == Some(&b'\n'));
+                    let inside = inside - open_to_end as u64;
+                    let last = rdr.get_mut().line_of(end.saturating_sub(1));
                     // The header was line 1 and is not part of this reader.
-                    let first = records[*len].position().map_or(0, |p| p.line()) + 1;
-                    // The reader now stands at the start of the next line.
-                    let last = (rdr.position().line()).max(first);
-                    lines.push((first, last));
+                    lines.push((last - inside.min(last - 1) + 1, last + 1));
                     *len += 1;
                 }
                 Ok(false) => break,

@@ -78,8 +78,19 @@ fn short_citation(out: &mut Vec<u8>, d: &LineDetermination<'_>) {
     }
 }
 
+/// A field a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or
+/// carriage return first) gets a leading `'`, as OWASP advises for CSV
+/// exports: the claim id is the one field of a row the input chose.
+fn csv_text_field(out: &mut Vec<u8>, s: &str) {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        csv_field(out, &format!("'{s}"));
+    } else {
+        csv_field(out, s);
+    }
+}
+
 pub fn csv_row(out: &mut Vec<u8>, claim: &ClaimLine<'_>, d: &LineDetermination<'_>, flagged: bool) {
-    csv_field(out, &claim.claim_id);
+    csv_text_field(out, &claim.claim_id);
     out.push(b',');
     push_u32(out, claim.line);
     out.push(b',');

@@ -268,3 +268,83 @@ fn an_overlong_ndjson_line_is_one_bad_line_and_the_next_is_read() {
     assert!(errs.contains("input line 2"), "{errs}");
     assert_eq!(out.lines().count(), 1);
 }
+
+#[test]
+fn lines_ending_in_a_lone_cr_are_all_screened_and_numbered() {
+    // Old Mac line ends: every line used to vanish into the header.
+    let input = format!(
+        "{}C1,1,commercial-ppo,2025-06-01,11,M0076,,,,\rC2,1,commercial-ppo,2025-06-01,11,M07,,,,\rC3,1,commercial-ppo,2025-06-01,11,M0076,,,,\r",
+        HEADER.replace('\n', "\r")
+    );
+    let (r, out, errs) = run(&input, &Options::default());
+    let s = r.unwrap();
+    assert_eq!((s.lines_read, s.decided, s.bad_lines), (3, 2, 1), "{errs}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(errs.starts_with("input line 3 (claim C2 line 1)"), "{errs}");
+}
+
+#[test]
+fn crlf_and_blank_lines_keep_the_file_line_numbers() {
+    let input = "claim_id,line,product,date_of_service,place_of_service,code\r\n\
+                 C1,1,commercial-ppo,2025-06-01,11,M07\r\n\
+                 \r\n\
+                 C2,1,commercial-ppo,2025-06-01,11,M07\r\n\
+                 \n\
+                 \n\
+                 C3,1,commercial-ppo,2025-06-01,11,M07";
+    let (r, _, errs) = run(input, &Options::default());
+    assert_eq!(r.unwrap().bad_lines, 3);
+    let places: Vec<&str> = errs
+        .lines()
+        .map(|l| l.split(" (").next().unwrap())
+        .collect();
+    assert_eq!(
+        places,
+        ["input line 2", "input line 4", "input line 7"],
+        "{errs}"
+    );
+    assert!(!errs.contains("quoted field"), "{errs}");
+}
+
+#[test]
+fn utf16_input_is_refused_as_input_with_what_to_do() {
+    let mut bytes = vec![0xFF, 0xFE];
+    for c in "claim_id,line\n".encode_utf16() {
+        bytes.extend_from_slice(&c.to_le_bytes());
+    }
+    let engine = engine();
+    let r = screen(
+        &engine,
+        &bytes[..],
+        &mut Vec::new(),
+        &mut Vec::new(),
+        &Options::default(),
+        &mut |_| {},
+    );
+    match r {
+        Err(ScreenError::Input(m)) => assert!(m.contains("UTF-16"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_claim_id_is_printable_and_never_a_spreadsheet_formula() {
+    let input = format!(
+        "{HEADER}C\u{0}1,1,commercial-ppo,2025-06-01,11,M0076,,,,\n\
+         =HYPERLINK(\"x\"),1,commercial-ppo,2025-06-01,11,M0076,,,,\n\
+         @SUM(1),1,commercial-ppo,2025-06-01,11,M0076,,,,\n"
+    );
+    let (r, out, errs) = run(&input, &Options::default());
+    assert_eq!(r.unwrap().bad_lines, 1);
+    assert!(
+        errs.contains("claim_id: contains a control character (U+0000)"),
+        "{errs}"
+    );
+    assert!(!out.contains('\0'));
+    let ids: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(ids, ["\"'=HYPERLINK(\"\"x\"\")\"", "'@SUM(1)"], "{out}");
+}
