@@ -63,3 +63,26 @@ fn render_corpus(bencher: Bencher, n: usize) {
                 .sum::<usize>()
         });
 }
+
+/// Growth in one document: policy 183 with `n` like statements added (each
+/// needs its own id). Linear: 4× the statements should cost about 4× (it was
+/// cubic: 29 s at 4,000).
+#[divan::bench(args = [1_000, 4_000], sample_count = 5, sample_size = 1)]
+fn import_like_statements(bencher: Bencher, n: usize) {
+    let seed = include_str!("../tests/fixtures/documents/183-prolotherapy.txt");
+    let anchor =
+        "Prolotherapy is considered [INVESTIGATIONAL](#) as a treatment of musculoskeletal pain.\n";
+    let added: String = (0..n)
+        .map(|i| format!("\nProlotherapy variant {i} is considered [INVESTIGATIONAL](#) as a treatment of pain.\n"))
+        .collect();
+    let doc = seed.replacen(anchor, &format!("{anchor}{added}"), 1);
+    let bundled = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let payers = medpol_policyfile::load_dir(&bundled)
+        .expect("the bundled policies load")
+        .catalog
+        .payers;
+    let importer = Importer::new(payers);
+    bencher
+        .counter(ItemsCount::new(n))
+        .bench_local(|| importer.import(&doc, Some("bcbsma")).map(|i| i.mapped));
+}

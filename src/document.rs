@@ -129,7 +129,8 @@ fn import_one(
 ) -> std::result::Result<Written, Vec<String>> {
     let name = file.display().to_string();
     let bytes = std::fs::read(file).map_err(|e| vec![format!("{name}: cannot read: {e}")])?;
-    let text = String::from_utf8_lossy(&bytes);
+    let text = medpol_document::document_text(&bytes)
+        .map_err(|e| vec![format!("{name}: {}", e.problem)])?;
     let imported = importer
         .import(&text, args.payer.as_deref())
         .map_err(|e| vec![format!("{name}:{}: {}", e.line, e.problem)])?;

@@ -564,7 +564,7 @@ fn check_reach(out: &mut Vec<Issue>, policy: &Policy, payer: &Payer) {
 }
 
 /// Which payer or policy of a catalogue an issue is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Subject {
     Payer(usize),
     Policy(usize),

@@ -270,15 +270,29 @@ pub fn medicare_note(
     })
 }
 
+/// Ids handed out so far, and for each base the next suffix to try: each
+/// new id costs a lookup or two however many share its base (a document with
+/// thousands of like statements once took cubic time here).
+#[derive(Default)]
+struct Taken {
+    ids: std::collections::HashSet<String>,
+    next: std::collections::HashMap<String, usize>,
+}
+
 /// `base`, or `base-b`, `base-c`, … when taken.
-fn unique(taken: &mut Vec<String>, base: String) -> String {
-    let mut id = base.clone();
-    let mut n = 1usize;
-    while taken.contains(&id) {
-        id = format!("{base}-{}", letters(n));
+fn unique(taken: &mut Taken, base: String) -> String {
+    let mut n = taken.next.get(&base).copied().unwrap_or(0);
+    let mut id = if n == 0 {
+        base.clone()
+    } else {
+        format!("{base}-{}", letters(n))
+    };
+    while taken.ids.contains(&id) {
         n += 1;
+        id = format!("{base}-{}", letters(n));
     }
-    taken.push(id.clone());
+    taken.next.insert(base, n + 1);
+    taken.ids.insert(id.clone());
     id
 }
 
@@ -301,7 +315,7 @@ fn letters(mut index: usize) -> String {
 pub fn statement_ids<'a>(
     statements: impl IntoIterator<Item = (&'a [String], CoverageStatus)>,
 ) -> Vec<String> {
-    let mut taken = Vec::new();
+    let mut taken = Taken::default();
     statements
         .into_iter()
         .map(|(products, status)| {
@@ -318,7 +332,7 @@ pub fn statement_ids<'a>(
 pub fn code_list_ids(
     lists: impl IntoIterator<Item = (CodeSystem, Option<CoverageStatus>)>,
 ) -> Vec<String> {
-    let mut taken = Vec::new();
+    let mut taken = Taken::default();
     lists
         .into_iter()
         .map(|(system, status)| {
@@ -337,6 +351,29 @@ pub fn code_list_ids(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_stay_unique_and_in_order_however_many_share_a_base() {
+        let products = vec!["commercial".to_string()];
+        let many = vec![(&products[..], CoverageStatus::Investigational); 20_000];
+        let ids = statement_ids(many);
+        assert_eq!(
+            ids[..3],
+            [
+                "commercial-investigational",
+                "commercial-investigational-b",
+                "commercial-investigational-c"
+            ]
+        );
+        assert_eq!(ids[26], "commercial-investigational-aa");
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        // A base that is itself a suffixed id of another.
+        let mut taken = Taken::default();
+        assert_eq!(unique(&mut taken, "a-b".into()), "a-b");
+        assert_eq!(unique(&mut taken, "a".into()), "a");
+        assert_eq!(unique(&mut taken, "a".into()), "a-c");
+    }
 
     #[test]
     fn days_and_effective_dates() {

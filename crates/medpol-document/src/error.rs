@@ -15,6 +15,12 @@ pub struct ImportError {
 pub enum Problem {
     #[error("no known payer in the banner: expected the name of one of {known}, or give the payer (--payer)")]
     NoPayer { known: String },
+    #[error("the file is empty: expected the plain text of a published medical-policy document")]
+    Empty,
+    #[error("the file is not a policy document: it holds binary data (a NUL byte at offset {offset}); expected the plain text of a published medical-policy document")]
+    Binary { offset: usize },
+    #[error("the file has {bytes} bytes, more than the {} a policy document may have (published policies are well under 1 MB): is it the right file?", crate::MAX_DOCUMENT_BYTES)]
+    TooLarge { bytes: usize },
     #[error("unknown payer `{id}`: known payers are {known}")]
     UnknownPayer { id: String, known: String },
     #[error("no title: expected a line `Medical Policy <title>` at the top of the document")]

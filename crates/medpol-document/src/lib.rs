@@ -51,6 +51,40 @@ pub use crate::error::{ImportError, Problem};
 pub use crate::labels::Labels;
 pub use crate::render::{as_of, render, Format};
 
+/// The largest document `import` reads: published policies are tens of
+/// kilobytes; a limit keeps a wrong file from costing minutes and gigabytes.
+pub const MAX_DOCUMENT_BYTES: usize = 8 << 20;
+
+/// The text of a document file, or why the file is not one: too large,
+/// empty, or binary (say, a PDF given where its text was expected). Invalid
+/// UTF-8 elsewhere is replaced, and the line that holds it is then reported
+/// like any other that does not parse.
+///
+/// ```
+/// use medpol_document::{document_text, Problem};
+/// assert_eq!(document_text(b"Medical Policy X\n").unwrap(), "Medical Policy X\n");
+/// assert_eq!(document_text(b" \n").unwrap_err().problem, Problem::Empty);
+/// assert_eq!(document_text(b"%PDF-1.7\n\0").unwrap_err().problem, Problem::Binary { offset: 9 });
+/// let huge = vec![b'x'; medpol_document::MAX_DOCUMENT_BYTES + 1];
+/// assert!(matches!(document_text(&huge).unwrap_err().problem, Problem::TooLarge { .. }));
+/// ```
+pub fn document_text(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, ImportError> {
+    let problem = if bytes.len() > MAX_DOCUMENT_BYTES {
+        Some(Problem::TooLarge { bytes: bytes.len() })
+    } else if bytes.iter().all(u8::is_ascii_whitespace) {
+        Some(Problem::Empty)
+    } else {
+        bytes
+            .iter()
+            .position(|b| *b == 0)
+            .map(|offset| Problem::Binary { offset })
+    };
+    match problem {
+        Some(problem) => Err(ImportError { line: 1, problem }),
+        None => Ok(String::from_utf8_lossy(bytes)),
+    }
+}
+
 /// A document read into a policy, with its line accounting.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Imported {

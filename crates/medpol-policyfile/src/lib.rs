@@ -238,19 +238,28 @@ pub fn load_sources(sources: Vec<Source>) -> Result<Loaded, LoadError> {
         .par_iter()
         .zip(policy_sources.par_iter())
         .map(|(policy, source)| {
-            validate::validate_policy(policy, catalog.payer(&policy.payer))
+            let issues = validate::validate_policy(policy, catalog.payer(&policy.payer));
+            if issues.is_empty() {
+                return Vec::new();
+            }
+            let locator = Locator::new(&source.text);
+            issues
                 .into_iter()
-                .map(|issue| locate(source, issue))
+                .map(|issue| locator.locate(source, issue))
                 .collect()
         })
         .collect();
     diagnostics.extend(per_policy.into_iter().flatten());
+    let mut locators: std::collections::HashMap<Subject, Locator> = Default::default();
     for (subject, issue) in validate::validate_across(&catalog) {
         let source_of = |subject| match subject {
             Subject::Payer(i) => payer_sources[i],
             Subject::Policy(i) => policy_sources[i],
         };
-        let mut d = locate(source_of(subject), issue.clone());
+        let mut d = locators
+            .entry(subject)
+            .or_insert_with(|| Locator::new(&source_of(subject).text))
+            .locate(source_of(subject), issue.clone());
         if let Some(other) = issue.other {
             d.message
                 .push_str(&format!("; see {}", source_of(other).path.display()));
@@ -285,55 +294,93 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-fn locate(source: &Source, issue: Issue) -> Diagnostic {
-    let span = span_of(&source.text, &issue.path);
-    Diagnostic {
-        severity: issue.severity,
-        file: source.path.clone(),
-        line: span.map(|s| line_of(&source.text, s.start)),
-        field: (!issue.path.0.is_empty()).then(|| issue.path.to_string()),
-        message: issue.message,
+/// Finds where a field is in one file's text: the TOML is parsed once and
+/// line starts are indexed once, however many issues the file has (a file
+/// with thousands of warnings used to be re-parsed for each).
+struct Locator<'t> {
+    root: Option<toml::Spanned<toml::de::DeTable<'t>>>,
+    /// Offsets of the line breaks.
+    breaks: Vec<usize>,
+}
+
+impl<'t> Locator<'t> {
+    fn new(text: &'t str) -> Locator<'t> {
+        Locator {
+            root: toml::de::DeTable::parse(text).ok(),
+            breaks: text
+                .bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        }
     }
+
+    /// The 1-based line holding byte `offset`.
+    fn line(&self, offset: usize) -> usize {
+        self.breaks.partition_point(|b| *b < offset) + 1
+    }
+
+    fn locate(&self, source: &Source, issue: Issue) -> Diagnostic {
+        let span = self.span(&issue.path);
+        Diagnostic {
+            severity: issue.severity,
+            file: source.path.clone(),
+            line: span.map(|s| self.line(s.start)),
+            field: (!issue.path.0.is_empty()).then(|| issue.path.to_string()),
+            message: issue.message,
+        }
+    }
+
+    /// See [`span_of`].
+    fn span(&self, path: &FieldPath) -> Option<Range<usize>> {
+        use toml::de::{DeTable, DeValue};
+        let root = self.root.as_ref()?;
+        let mut best: Option<Range<usize>> = None;
+        let mut table: Option<&DeTable> = Some(root.get_ref());
+        let mut value: Option<&DeValue> = None;
+        for seg in &path.0 {
+            match seg {
+                Segment::Key(k) => {
+                    let t = match (table, value) {
+                        (Some(t), None) => t,
+                        (_, Some(DeValue::Table(t))) => t,
+                        _ => break,
+                    };
+                    let Some((key, v)) = t.iter().find(|(key, _)| key.get_ref().as_ref() == *k)
+                    else {
+                        break;
+                    };
+                    best = Some(if v.span().start < key.span().start {
+                        key.span()
+                    } else {
+                        v.span()
+                    });
+                    table = None;
+                    value = Some(v.get_ref());
+                }
+                Segment::Index(i) => {
+                    let Some(DeValue::Array(a)) = value else {
+                        break;
+                    };
+                    let Some(v) = a.get(*i) else { break };
+                    best = Some(v.span());
+                    value = Some(v.get_ref());
+                }
+            }
+        }
+        best
+    }
+}
+
+fn locate(source: &Source, issue: Issue) -> Diagnostic {
+    Locator::new(&source.text).locate(source, issue)
 }
 
 /// The byte range of the value at `path` in a TOML text, or of the nearest
 /// enclosing value that exists (a missing key is reported at its table).
 pub fn span_of(text: &str, path: &FieldPath) -> Option<Range<usize>> {
-    use toml::de::{DeTable, DeValue};
-    let root = DeTable::parse(text).ok()?;
-    let mut best: Option<Range<usize>> = None;
-    let mut table: Option<&DeTable> = Some(root.get_ref());
-    let mut value: Option<&DeValue> = None;
-    for seg in &path.0 {
-        match seg {
-            Segment::Key(k) => {
-                let t = match (table, value) {
-                    (Some(t), None) => t,
-                    (_, Some(DeValue::Table(t))) => t,
-                    _ => break,
-                };
-                let Some((key, v)) = t.iter().find(|(key, _)| key.get_ref().as_ref() == *k) else {
-                    break;
-                };
-                best = Some(if v.span().start < key.span().start {
-                    key.span()
-                } else {
-                    v.span()
-                });
-                table = None;
-                value = Some(v.get_ref());
-            }
-            Segment::Index(i) => {
-                let Some(DeValue::Array(a)) = value else {
-                    break;
-                };
-                let Some(v) = a.get(*i) else { break };
-                best = Some(v.span());
-                value = Some(v.get_ref());
-            }
-        }
-    }
-    best
+    Locator::new(text).span(path)
 }
 
 /// A policy as the text of its file.

@@ -383,3 +383,20 @@ proptest::proptest! {
         let _ = load_sources(sources(&text));
     }
 }
+
+#[test]
+fn the_locator_numbers_lines_like_a_count_of_breaks() {
+    let text = "a = 1\n\nb = [\n  2,\n  3,\n]\n[t]\nc = \"x\"\n";
+    let loc = Locator::new(text);
+    for offset in 0..text.len() {
+        assert_eq!(loc.line(offset), line_of(text, offset), "offset {offset}");
+    }
+    let path = FieldPath::root().key("b").index(1);
+    let span = loc.span(&path).unwrap();
+    assert_eq!(&text[span.clone()], "3");
+    assert_eq!(loc.line(span.start), 5);
+    assert_eq!(
+        span_of(text, &FieldPath::root().key("t").key("c")).map(|s| loc.line(s.start)),
+        Some(8)
+    );
+}
