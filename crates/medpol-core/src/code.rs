@@ -362,6 +362,7 @@ impl fmt::Display for Code {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CodeRepr<'a> {
     system: CodeSystem,
     code: std::borrow::Cow<'a, str>,
@@ -377,9 +378,18 @@ impl Serialize for Code {
     }
 }
 
+/// Exactly what the OpenAPI document's patterns describe: the system's
+/// shape in either case, without spaces around (which [`Code::parse`], for
+/// files and the command line, trims).
 impl<'de> Deserialize<'de> for Code {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let repr = CodeRepr::deserialize(deserializer)?;
+        if repr.code.trim() != repr.code {
+            return Err(serde::de::Error::custom(CodeError::Malformed {
+                system: repr.system,
+                input: repr.code.into_owned(),
+            }));
+        }
         Code::parse(repr.system, &repr.code).map_err(serde::de::Error::custom)
     }
 }
@@ -425,31 +435,102 @@ impl Serialize for Modifier {
 impl<'de> Deserialize<'de> for Modifier {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        if s.trim() != s {
+            return Err(serde::de::Error::custom(ModifierError(s.into_owned())));
+        }
         Modifier::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
 #[cfg(feature = "openapi")]
-mod openapi {
+pub mod openapi {
     use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
     use utoipa::openapi::RefOr;
 
+    use super::CodeSystem;
+
+    impl CodeSystem {
+        /// The codes [`super::Code::parse`] accepts, as a regular expression.
+        pub fn pattern(self) -> &'static str {
+            match self {
+                CodeSystem::Hcpcs => "^[A-Va-v][0-9]{4}$",
+                CodeSystem::Cpt => "^[0-9]{4}[0-9FfTt]$",
+                CodeSystem::Icd10cm => "^[A-Za-z][0-9][0-9A-Za-z](\\.?[0-9A-Za-z]{1,4})?$",
+                CodeSystem::Icd10pcs => "^[0-9A-HJ-NP-Za-hj-np-z]{7}$",
+            }
+        }
+
+        fn example(self) -> &'static str {
+            match self {
+                CodeSystem::Hcpcs => "M0076",
+                CodeSystem::Cpt => "20610",
+                CodeSystem::Icd10cm => "M54.50",
+                CodeSystem::Icd10pcs => "0SG00ZZ",
+            }
+        }
+    }
+
+    /// A code of one of `systems`: one alternative per system, each with the
+    /// system's pattern.
+    pub fn code_of(systems: &[CodeSystem], description: &str) -> RefOr<Schema> {
+        let mut one_of =
+            utoipa::openapi::schema::OneOfBuilder::new().description(Some(description));
+        for system in systems {
+            one_of = one_of.item(
+                ObjectBuilder::new()
+                    .property(
+                        "system",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::new(Type::String))
+                            .enum_values(Some([system.id()])),
+                    )
+                    .required("system")
+                    .property(
+                        "code",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::new(Type::String))
+                            .pattern(Some(system.pattern()))
+                            .examples([system.example()]),
+                    )
+                    .required("code")
+                    .additional_properties(Some(
+                        utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+                    )),
+            );
+        }
+        one_of.into()
+    }
+
+    /// A service line's code.
+    pub fn procedure_code() -> RefOr<Schema> {
+        code_of(
+            &[CodeSystem::Hcpcs, CodeSystem::Cpt, CodeSystem::Icd10pcs],
+            "A procedure code: HCPCS, CPT or ICD-10-PCS, in its system's shape",
+        )
+    }
+
+    /// The diagnoses of a request: ICD-10-CM codes.
+    pub fn diagnoses() -> RefOr<Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(code_of(
+                &[CodeSystem::Icd10cm],
+                "An ICD-10-CM diagnosis code",
+            ))
+            .max_items(Some(crate::request::MAX_DIAGNOSES))
+            .into()
+    }
+
     impl utoipa::PartialSchema for super::Code {
         fn schema() -> RefOr<Schema> {
-            ObjectBuilder::new()
-                .description(Some(
-                    "A code of a code system, validated for the system's shape",
-                ))
-                .property("system", super::CodeSystem::schema())
-                .required("system")
-                .property(
-                    "code",
-                    ObjectBuilder::new()
-                        .schema_type(SchemaType::new(Type::String))
-                        .examples(["M0076"]),
-                )
-                .required("code")
-                .into()
+            code_of(
+                &[
+                    CodeSystem::Hcpcs,
+                    CodeSystem::Cpt,
+                    CodeSystem::Icd10cm,
+                    CodeSystem::Icd10pcs,
+                ],
+                "A code of a code system, in the system's shape",
+            )
         }
     }
     impl utoipa::ToSchema for super::Code {}
@@ -459,6 +540,7 @@ mod openapi {
             ObjectBuilder::new()
                 .schema_type(SchemaType::new(Type::String))
                 .description(Some("A procedure-code modifier: 2 letters or digits"))
+                .pattern(Some("^[0-9A-Za-z]{2}$"))
                 .examples(["RT"])
                 .into()
         }

@@ -16,17 +16,24 @@ pub struct Request {
     /// The payer whose product the member holds. Optional when the product id
     /// is unique across the catalogue (or written `payer/product`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub payer: Option<String>,
-    /// A line of business id, e.g. `commercial-ppo`.
+    /// A line of business id, e.g. `commercial-ppo` (the service's OpenAPI
+    /// document lists those of its catalogue).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub product: String,
     pub setting: Setting,
     /// The date of service, `YYYY-MM-DD` (see [`crate::model::iso_date`]).
     #[serde(alias = "date_of_service", with = "crate::model::iso_date")]
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date, example = "2025-06-01"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date, example = "2025-06-01",
+        pattern = "^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"))]
     pub date: NaiveDate,
+    /// One to [`MAX_LINES`] service lines.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
     pub lines: Vec<ServiceLine>,
-    /// ICD-10-CM diagnoses for the encounter.
+    /// ICD-10-CM diagnoses for the encounter (at most [`MAX_DIAGNOSES`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::code::openapi::diagnoses))]
     pub diagnoses: Vec<Code>,
 }
 
@@ -35,6 +42,7 @@ pub struct Request {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceLine {
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::code::openapi::procedure_code))]
     pub code: Code,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub modifiers: Vec<Modifier>,

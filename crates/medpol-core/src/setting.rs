@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 /// Where a service is performed, as medical policies distinguish it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Setting {
     Inpatient,
     Outpatient,
@@ -85,14 +84,54 @@ impl FromStr for Setting {
     }
 }
 
-/// Accepts what [`FromStr`] does: `inpatient`, `outpatient` or a
-/// place-of-service code, so JSON requests may carry either.
+/// `inpatient`, `outpatient` or a place-of-service code, exactly as the
+/// OpenAPI document describes it ([`POS_PATTERN`]): JSON requests may carry
+/// either, but not in another case or with spaces around (the command line's
+/// [`FromStr`] is the lenient one).
 impl<'de> Deserialize<'de> for Setting {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
+        match s.as_ref() {
+            "inpatient" => Ok(Setting::Inpatient),
+            "outpatient" => Ok(Setting::Outpatient),
+            pos if pos.len() == 2 => {
+                Setting::from_place_of_service(pos).map_err(serde::de::Error::custom)
+            }
+            other => Err(serde::de::Error::custom(SettingError(other.to_string()))),
+        }
     }
 }
+
+/// The CMS place-of-service codes [`Setting::from_place_of_service`] knows,
+/// as a regular expression (for the OpenAPI document).
+pub const POS_PATTERN: &str =
+    "^(0[1-9]|1[0-9]|2[0-7]|3[1-4]|4[129]|5[0-8]|6[0-2]|6[56]|7[12]|81|99)$";
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Setting {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaType, Type};
+        OneOfBuilder::new()
+            .description(Some(
+                "inpatient, outpatient, or an assigned two-digit CMS place-of-service code",
+            ))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::new(Type::String))
+                    .enum_values(Some(["inpatient", "outpatient"])),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::new(Type::String))
+                    .pattern(Some(POS_PATTERN))
+                    .examples(["11", "21", "22"]),
+            )
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Setting {}
 
 #[cfg(test)]
 mod tests {

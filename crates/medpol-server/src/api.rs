@@ -303,8 +303,14 @@ pub async fn readyz(State(state): State<AppStateRef>) -> Result<Json<Health>, Ap
     Ok(Json(Health { status: "ready" }))
 }
 
-async fn openapi_json() -> impl IntoResponse {
-    Json(crate::openapi::document())
+/// The OpenAPI document, with the payers and products of the catalogue the
+/// service decides from (so a client, or a fuzzer, knows the valid values).
+async fn openapi_json(State(state): State<AppStateRef>) -> Response {
+    let current = state.current();
+    match crate::openapi::document_for(current.engine.catalog()) {
+        Ok(doc) => Json(doc).into_response(),
+        Err(e) => ApiError::internal(e.into()).into_response(),
+    }
 }
 
 /// The answer to a determination request: `medpol check --json`'s object,
@@ -360,16 +366,20 @@ pub async fn determine(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PolicySearch {
     /// A code the policy lists (system inferred from its shape unless `system` is given).
+    #[param(pattern = "^[0-9A-Za-z.]{3,8}$")]
     code: Option<String>,
-    /// hcpcs, cpt, icd10cm or icd10pcs.
-    system: Option<String>,
+    /// The code's system.
+    #[param(inline)]
+    system: Option<CodeSystem>,
     /// Words to find in the title, description or summary (case-insensitive).
     q: Option<String>,
     number: Option<String>,
     payer: Option<String>,
-    /// At most this many (default 100).
+    /// At most this many (default 100, at most 1,000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
@@ -425,20 +435,8 @@ pub async fn list_policies(
     let catalog = current.engine.catalog();
     let code = match &search.code {
         Some(c) => Some(
-            match &search.system {
-                Some(s) => {
-                    let system: CodeSystem =
-                        s.parse()
-                            .map_err(|e: medpol_core::code::UnknownCodeSystem| {
-                                ApiError::new(
-                                    StatusCode::UNPROCESSABLE_ENTITY,
-                                    "invalid-system",
-                                    e.to_string(),
-                                )
-                                .field("system")
-                            })?;
-                    Code::parse(system, c)
-                }
+            match search.system {
+                Some(system) => Code::parse(system, c),
                 None => Code::infer_procedure(c),
             }
             .map_err(|e| {
@@ -485,8 +483,10 @@ pub async fn list_policies(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AsOf {
     /// The date of service (YYYY-MM-DD); default: the latest revision and version.
+    #[param(format = Date, pattern = "^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     date: Option<String>,
 }
 
@@ -631,9 +631,11 @@ pub async fn policy_versions(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PublishParams {
     /// The first date of service the new revision decides (YYYY-MM-DD);
     /// default: all dates from the policy's `effective` on.
+    #[param(format = Date, pattern = "^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     in_force_from: Option<String>,
 }
 
@@ -650,9 +652,15 @@ pub struct Published {
 /// policy-file form, as JSON (`application/json`) or TOML (`application/toml`).
 /// It is validated, checked to compile with the rest of the catalogue, and
 /// appended; published revisions are never changed.
-#[utoipa::path(post, path = "/api/v1/policies", params(PublishParams), request_body(content = Object, description = "a policy (JSON or TOML)"),
+#[utoipa::path(post, path = "/api/v1/policies", params(PublishParams),
+    request_body(description = "a policy in the policy-file form", content(
+        (Object = "application/json"),
+        (String = "application/toml"),
+    )),
     security(("bearer" = [])),
-    responses((status = 201, body = Published), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 201, body = Published), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 415, description = "neither JSON nor TOML", body = ApiError), (status = 422, body = ApiError),
+        (status = 503, description = "the store is busy; nothing was published, retry", body = ApiError)))]
 pub async fn publish_policy(
     State(state): State<AppStateRef>,
     headers: HeaderMap,
@@ -794,8 +802,10 @@ pub async fn publish_policy(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeedbackQuery {
-    /// The CDS service id, e.g. `order-sign-crd`.
+    /// The CDS service id.
+    #[param(value_type = String, pattern = "^(order-sign|order-select|order-dispatch|appointment-book|encounter-start|encounter-discharge)-crd$")]
     service: String,
 }
 
@@ -809,6 +819,17 @@ pub async fn list_feedback(
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
     require_admin(&state, &headers)?;
     let ApiQuery(q) = q?;
+    if crate::cds::service_hook(&q.service).is_none() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-service",
+            format!(
+                "no CDS service {}; see GET /cds-services",
+                medpol_core::excerpt(&q.service)
+            ),
+        )
+        .field("service"));
+    }
     Ok(Json(
         state
             .store
@@ -819,6 +840,7 @@ pub async fn list_feedback(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DecisionQuery {
     /// Decided at or after (RFC 3339 or YYYY-MM-DD).
     from: Option<String>,
@@ -826,9 +848,11 @@ pub struct DecisionQuery {
     to: Option<String>,
     /// A policy applied, `payer/number`.
     policy: Option<String>,
-    /// The strictest coverage: covered, conditional, not-covered, no-policy.
+    /// The strictest coverage.
+    #[param(value_type = Option<String>, pattern = "^(covered|conditional|not-covered|no-policy)$")]
     outcome: Option<String>,
     /// At most this many (default 100, at most 10,000), newest first.
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<i64>,
 }
 

@@ -104,7 +104,32 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/cds-services", get(discovery))
         .route("/cds-services/{id}", post(call))
         .route("/cds-services/{id}/feedback", post(feedback))
+        .layer(axum::middleware::map_response(as_operation_outcome))
         .layer(cors)
+}
+
+/// Errors raised before a handler runs (the body limit's 413, a wrong
+/// method's 405) answer in plain text; a CDS client expects an
+/// OperationOutcome like every other error of these endpoints.
+async fn as_operation_outcome(res: Response) -> Response {
+    let status = res.status();
+    let json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !status.is_client_error() || json {
+        return res;
+    }
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too-costly",
+            "the request body is larger than this service accepts (--body-limit)",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => ("not-supported", "this method is not supported here"),
+        _ => ("invalid", "the request could not be read"),
+    };
+    outcome(status, code, message)
 }
 
 /// A FHIR OperationOutcome error response.
@@ -125,7 +150,7 @@ fn outcome(status: StatusCode, code: &str, message: impl Into<String>) -> Respon
 }
 
 /// The hook a service id answers.
-fn service_hook(id: &str) -> Option<&'static str> {
+pub(crate) fn service_hook(id: &str) -> Option<&'static str> {
     SERVICES
         .iter()
         .find(|(sid, _, _)| *sid == id)

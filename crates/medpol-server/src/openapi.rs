@@ -26,7 +26,7 @@ use crate::api;
         medpol_core::LineDetermination,
         api::ApiError,
     )),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &EveryOperation)
 )]
 struct ApiDoc;
 
@@ -42,6 +42,85 @@ impl Modify for BearerAuth {
     }
 }
 
+/// What every operation may answer besides its own responses: 500 (the
+/// service's fault, as an [`api::ApiError`]) and, where it takes a query
+/// string, 422 for a malformed one.
+struct EveryOperation;
+
+impl Modify for EveryOperation {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Ref, ResponseBuilder};
+        let error = || {
+            utoipa::openapi::content::ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ApiError")))
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let responses = &mut op.responses.responses;
+                responses.entry("500".into()).or_insert_with(|| {
+                    ResponseBuilder::new()
+                        .description("internal error (see the service log)")
+                        .content("application/json", error())
+                        .into()
+                });
+                let has_query = op.parameters.as_ref().is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+                });
+                if has_query {
+                    responses.entry("422".into()).or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description("a query parameter is invalid")
+                            .content("application/json", error())
+                            .into()
+                    });
+                }
+            }
+        }
+    }
+}
+
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// [`document`] with the catalogue's payer and product ids as the values a
+/// determination request may name.
+pub fn document_for(
+    catalog: &medpol_core::model::Catalog,
+) -> Result<serde_json::Value, serde_json::Error> {
+    let mut doc = serde_json::to_value(document())?;
+    let payers: Vec<&str> = catalog.payers.iter().map(|p| p.id.as_str()).collect();
+    let mut products: Vec<String> = Vec::new();
+    for payer in &catalog.payers {
+        for lob in &payer.lines_of_business {
+            let qualified = format!("{}/{}", payer.id, lob.id);
+            // A bare id is valid only when one payer offers it.
+            let offered = catalog
+                .payers
+                .iter()
+                .filter(|p| p.lines_of_business.iter().any(|l| l.id == lob.id))
+                .count();
+            if offered == 1 && !products.contains(&lob.id) {
+                products.push(lob.id.clone());
+            }
+            products.push(qualified);
+        }
+    }
+    let request = &mut doc["components"]["schemas"]["Request"]["properties"];
+    if request.is_object() && !payers.is_empty() {
+        request["product"]["enum"] = serde_json::json!(products);
+        request["payer"]["enum"] = serde_json::json!(payers);
+    }
+    Ok(doc)
 }

@@ -90,10 +90,12 @@ pub struct DecisionRecord {
     #[serde(skip)]
     pub policy_keys: String,
     /// The policies applied, with the version of each (JSON).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<Object>)]
     pub policies: serde_json::Value,
-    /// Per line: code, coverage, reasons, prior auth, citations (JSON).
-    #[schema(value_type = Object)]
+    /// Per line: code, coverage, reasons, prior auth, citations (JSON). A
+    /// citation of a statement chosen by diagnosis carries `withheld:
+    /// "indication"` instead of its path unless clinical data is kept.
+    #[schema(value_type = Vec<Object>)]
     pub lines: serde_json::Value,
     /// Diagnoses, kept only when the service is configured to keep clinical data.
     #[serde(skip_serializing_if = "Option::is_none")]
