@@ -26,9 +26,10 @@ impl Server {
             TOKEN,
             "--poll-seconds",
             "0.2",
-            "--body-limit",
-            "65536",
         ];
+        if !extra.contains(&"--body-limit") {
+            args.extend_from_slice(&["--body-limit", "65536"]);
+        }
         args.extend_from_slice(extra);
         let mut child = Command::new(env!("CARGO_BIN_EXE_medpol"))
             .args(&args)

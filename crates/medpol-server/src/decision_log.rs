@@ -236,3 +236,71 @@ impl DecisionLog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DecisionFilter;
+
+    fn record(id: &str) -> DecisionRecord {
+        DecisionRecord {
+            id: id.into(),
+            decided_at: store::now(),
+            source: "cds-hooks".into(),
+            request_digest: None,
+            payer: "bcbsma".into(),
+            product: "commercial-ppo".into(),
+            setting: "outpatient".into(),
+            date_of_service: "2025-06-01".into(),
+            outcome: "not-covered".into(),
+            policy_keys: ",bcbsma/183,".into(),
+            policies: serde_json::json!([]),
+            lines: serde_json::json!([]),
+            clinical: None,
+        }
+    }
+
+    /// A hook call's decisions are committed together: all or none.
+    #[tokio::test]
+    async fn one_call_is_one_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        let (log, writer) = DecisionLog::start(store.clone(), 4);
+        log.record_all(vec![record("a"), record("b"), record("c")])
+            .await
+            .unwrap();
+        // "a" again: the whole call fails, "d" included.
+        let e = log.record_all(vec![record("d"), record("a")]).await;
+        assert!(matches!(e, Err(LogError::Write(_))), "{e:?}");
+        log.record_all(Vec::new()).await.unwrap();
+        drop(log);
+        writer.await.unwrap();
+        let all = DecisionFilter {
+            limit: 100,
+            ..Default::default()
+        };
+        let mut ids: Vec<String> = store
+            .decisions(&all)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn digests_are_hmac_sha256() {
+        // RFC 4231, test case 6: a key longer than the block.
+        let key = DigestKey::new(&[0xaa; 131]).unwrap();
+        assert_eq!(
+            key.digest(b"Test Using Larger Than Block-Size Key - Hash Key First"),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        assert!(DigestKey::new(b"short").is_err());
+        assert!(!format!("{key:?}").contains("aa"));
+    }
+}
