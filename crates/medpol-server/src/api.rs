@@ -204,6 +204,21 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestP
     }
 }
 
+/// A `limit` query parameter: 1 to `max`, default 100.
+fn limit(given: Option<i64>, max: i64) -> Result<i64, ApiError> {
+    let limit = given.unwrap_or(100);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-limit",
+            format!("limit must be from 1 to {max}, not {limit}"),
+        )
+        .field("limit"))
+    }
+}
+
 fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = &state.admin_token else {
         return Err(ApiError::new(
@@ -380,7 +395,7 @@ pub struct PolicySearch {
     payer: Option<String>,
     /// At most this many (default 100, at most 1,000).
     #[param(minimum = 1, maximum = 1000)]
-    limit: Option<usize>,
+    limit: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -422,15 +437,7 @@ pub async fn list_policies(
     State(state): State<AppStateRef>,
     ApiQuery(search): ApiQuery<PolicySearch>,
 ) -> Result<Json<Vec<PolicySummary>>, ApiError> {
-    let limit = search.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-limit",
-            format!("limit must be from 1 to 1000, not {limit}"),
-        )
-        .field("limit"));
-    }
+    let limit = limit(search.limit, 1000)? as usize;
     let current = state.current();
     let catalog = current.engine.catalog();
     let code = match &search.code {
@@ -866,15 +873,7 @@ pub async fn list_decisions(
 ) -> Result<Json<Vec<DecisionRecord>>, ApiError> {
     require_admin(&state, &headers)?;
     let ApiQuery(q) = q?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=10_000).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-limit",
-            format!("limit must be from 1 to 10000, not {limit}"),
-        )
-        .field("limit"));
-    }
+    let limit = limit(q.limit, 10_000)?;
     if let Some(o) = &q.outcome {
         if !["covered", "conditional", "not-covered", "no-policy"].contains(&o.as_str()) {
             return Err(ApiError {

@@ -243,21 +243,7 @@ mod tests {
     use crate::store::DecisionFilter;
 
     fn record(id: &str) -> DecisionRecord {
-        DecisionRecord {
-            id: id.into(),
-            decided_at: store::now(),
-            source: "cds-hooks".into(),
-            request_digest: None,
-            payer: "bcbsma".into(),
-            product: "commercial-ppo".into(),
-            setting: "outpatient".into(),
-            date_of_service: "2025-06-01".into(),
-            outcome: "not-covered".into(),
-            policy_keys: ",bcbsma/183,".into(),
-            policies: serde_json::json!([]),
-            lines: serde_json::json!([]),
-            clinical: None,
-        }
+        crate::store::tests::record(id, &store::now())
     }
 
     /// A hook call's decisions are committed together: all or none.

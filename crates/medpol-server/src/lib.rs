@@ -131,8 +131,17 @@ impl AppState {
             .clone()
     }
 
-    fn set(&self, c: Current) {
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(c);
+    /// Installs a loaded catalogue unless a newer one is already in place:
+    /// two reloads can run at once (two publishes, or a publish and the
+    /// poller), and the slower one must not put back an older catalogue.
+    /// Revisions are only ever added, so their count orders the states.
+    fn set(&self, c: Current) -> bool {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if c.seq.0 < current.seq.0 {
+            return false;
+        }
+        *current = Arc::new(c);
+        true
     }
 
     /// Reloads the catalogue from the store if anything was published since
@@ -144,7 +153,9 @@ impl AppState {
         }
         let current = load_current(&self.store, seq).await?;
         let policies = current.engine.catalog().policies.len();
-        self.set(current);
+        if !self.set(current) {
+            return Ok(false);
+        }
         tracing::info!(revisions = seq.0, policies, "policy catalogue loaded");
         Ok(true)
     }

@@ -591,10 +591,11 @@ pub fn compose(payers: Vec<Payer>, revisions: &[Revision]) -> (Catalog, Vec<Revi
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn record(id: &str, decided_at: &str) -> DecisionRecord {
+    /// A record for tests (of the store and of the log's writer).
+    pub(crate) fn record(id: &str, decided_at: &str) -> DecisionRecord {
         DecisionRecord {
             id: id.into(),
             decided_at: decided_at.into(),
