@@ -221,20 +221,15 @@ impl<R: Read> Read for CrToLf<R> {
         let n = self.inner.read(buf)?;
         self.eof |= n == 0 && !buf.is_empty();
         if self.on {
-            for b in &mut buf[..n] {
-                if *b == b'\r' {
-                    *b = b'\n';
-                }
+            let mut from = 0;
+            while let Some(i) = memchr::memchr(b'\r', &buf[from..n]) {
+                buf[from + i] = b'\n';
+                from += i + 1;
             }
         }
         let base = self.offset;
-        self.breaks.extend(
-            buf[..n]
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'\n')
-                .map(|(i, _)| base + i as u64),
-        );
+        self.breaks
+            .extend(memchr::memchr_iter(b'\n', &buf[..n]).map(|i| base + i as u64));
         self.offset += n as u64;
         Ok(n)
     }
