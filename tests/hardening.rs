@@ -548,6 +548,7 @@ fn smaller_findings() {
 
 /// Finding 11: CORS preflights are answered on /cds-services only.
 #[test]
+#[allow(clippy::result_large_err)] // ureq's error carries the response: fine in a test
 fn cors_preflight_on_cds_services_only() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(&sqlite(&dir), &["--cds-insecure-dev-mode"]);

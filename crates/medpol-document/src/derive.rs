@@ -354,7 +354,7 @@ mod tests {
 
     #[test]
     fn ids_stay_unique_and_in_order_however_many_share_a_base() {
-        let products = vec!["commercial".to_string()];
+        let products = ["commercial".to_string()];
         let many = vec![(&products[..], CoverageStatus::Investigational); 20_000];
         let ids = statement_ids(many);
         assert_eq!(

@@ -868,7 +868,7 @@ fn read_csv<R: Read>(reader: CrToLf<R>, batch_lines: usize, full: &Full, free: &
                     let open_to_end = rdr.get_ref().at_end(end)
                         && records[*len]
                             .iter()
-                            .last()
+                            .next_back()
                             .is_some_and(|f| f.last() == Some(&b'\n'));
                     let inside = inside - open_to_end as u64;
                     let last = rdr.get_mut().line_of(end.saturating_sub(1));

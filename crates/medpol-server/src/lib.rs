@@ -91,7 +91,7 @@ pub fn bounded_message(message: &str) -> String {
     let mut out = String::with_capacity(message.len().min(MAX_MESSAGE + 8));
     for (n, c) in message.chars().enumerate() {
         if n == MAX_MESSAGE {
-            out.push_str("…");
+            out.push('…');
             break;
         }
         if c.is_control() || matches!(c, '<' | '>' | '&') {
