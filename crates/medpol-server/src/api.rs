@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,14 +16,11 @@ use medpol_core::determination::Determination;
 use medpol_core::model::{iso_date, Policy, PolicyVersion};
 use medpol_core::request::{Request, RequestError};
 use serde::{Deserialize, Serialize};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::decision_log::LogError;
 use crate::store::{self, DecisionFilter, DecisionRecord};
-use crate::{AppState, Config};
+use crate::AppState;
 
 type AppStateRef = Arc<AppState>;
 
@@ -60,7 +57,7 @@ impl ApiError {
         self
     }
 
-    fn internal(e: anyhow::Error) -> ApiError {
+    pub(crate) fn internal(e: anyhow::Error) -> ApiError {
         tracing::error!(error = %format!("{e:#}"), "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -252,39 +249,25 @@ fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
     }
 }
 
-pub fn router(state: AppStateRef, config: &Config) -> Router {
-    let api = Router::new()
-        .route("/openapi.json", get(openapi_json))
+/// The REST API's routes, to be nested under `/api/v1` (the whole router is
+/// assembled in `lib.rs`).
+pub fn routes() -> Router<AppStateRef> {
+    Router::new()
         .route("/policies", get(list_policies).post(publish_policy))
         .route("/policies/{payer}/{number}", get(get_policy))
         .route("/policies/{payer}/{number}/versions", get(policy_versions))
         .route("/determinations", post(determine))
         .route("/decisions", get(list_decisions))
-        .route("/cds-feedback", get(list_feedback));
-    Router::new()
-        .nest("/api/v1", api)
-        .merge(crate::cds::router())
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint; see /api/v1/openapi.json") })
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(config.body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
-                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                // Method, path and id only: bodies and query strings may carry patient data.
-                tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
-            })
-            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-        )
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        // Answers are JSON: never let a browser sniff one into markup.
-        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
+        .route("/cds-feedback", get(list_feedback))
+}
+
+/// Any path no route takes.
+pub async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "no such endpoint; see /api/v1/openapi.json",
+    )
 }
 
 #[derive(Serialize, ToSchema)]
@@ -318,16 +301,6 @@ pub async fn readyz(State(state): State<AppStateRef>) -> Result<Json<Health>, Ap
     Ok(Json(Health { status: "ready" }))
 }
 
-/// The OpenAPI document, with the payers and products of the catalogue the
-/// service decides from (so a client, or a fuzzer, knows the valid values).
-async fn openapi_json(State(state): State<AppStateRef>) -> Response {
-    let current = state.current();
-    match crate::openapi::document_for(current.engine.catalog()) {
-        Ok(doc) => Json(doc).into_response(),
-        Err(e) => ApiError::internal(e.into()).into_response(),
-    }
-}
-
 /// The answer to a determination request: `medpol check --json`'s object,
 /// plus the id under which the decision is logged.
 #[derive(Serialize, ToSchema)]
@@ -359,7 +332,9 @@ pub async fn determine(
     let Json(request) = payload.map_err(json_error)?;
     let current = state.current();
     let determination = current.engine.determine(&request).map_err(request_error)?;
-    let record = crate::decision_log::record_of(&state, &request, &determination, "api")
+    let record = state
+        .records
+        .record_of(&request, &determination, "api")
         .map_err(ApiError::internal)?;
     let body = serde_json::to_vec(&DeterminationResponse {
         decision_id: record.id.clone(),

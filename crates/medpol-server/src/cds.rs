@@ -1156,7 +1156,9 @@ fn decide_order(
         let Ok(d) = engine.determine(&request) else {
             continue;
         };
-        let record = crate::decision_log::record_of(state, &request, &d, "cds-hooks")
+        let record = state
+            .records
+            .record_of(&request, &d, "cds-hooks")
             .map_err(|_| cds_error_unavailable())?;
         ids.push(record.id.clone());
         records.push(record);

@@ -16,7 +16,6 @@ use sha2::Sha256;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{self, DecisionRecord, Store};
-use crate::AppState;
 
 /// The key of request digests. It lives outside the database (a file or the
 /// environment): a digest keyed by something the database also holds can be
@@ -60,14 +59,35 @@ impl DigestKey {
     }
 }
 
-/// The decision log's record of a determination: what an audit and a replay
-/// need (who decided what, under which policy version, for which codes,
-/// product, setting and date), no patient identifiers (requests carry none),
-/// and nothing that reveals a diagnosis unless the service keeps clinical
-/// data: neither the diagnoses nor the path of a statement the policy chose
-/// by indication. See docs/decision-log.md.
-pub fn record_of(
-    state: &AppState,
+/// What the decision log keeps of a determination, as configured.
+#[derive(Debug, Clone, Default)]
+pub struct RecordPolicy {
+    /// Keep diagnoses and indication-revealing statement paths
+    /// (`--log-clinical`).
+    pub keep_clinical: bool,
+    /// The request digest's key; none, no digest.
+    pub digest_key: Option<DigestKey>,
+}
+
+impl RecordPolicy {
+    /// The decision log's record of a determination: what an audit and a
+    /// replay need (who decided what, under which policy version, for which
+    /// codes, product, setting and date), no patient identifiers (requests
+    /// carry none), and nothing that reveals a diagnosis unless clinical data
+    /// is kept: neither the diagnoses nor the path of a statement the policy
+    /// chose by indication. See docs/decision-log.md.
+    pub fn record_of(
+        &self,
+        request: &Request,
+        d: &Determination<'_>,
+        source: &str,
+    ) -> anyhow::Result<DecisionRecord> {
+        record_of(self, request, d, source)
+    }
+}
+
+fn record_of(
+    state: &RecordPolicy,
     request: &Request,
     d: &Determination<'_>,
     source: &str,

@@ -117,8 +117,8 @@ pub struct AppState {
     pub store: Store,
     pub log: DecisionLog,
     pub admin_token: Option<String>,
-    pub keep_clinical: bool,
-    pub digest_key: Option<decision_log::DigestKey>,
+    /// What decision records keep.
+    pub records: decision_log::RecordPolicy,
     pub shutting_down: AtomicBool,
     pub cds: cds::CdsConfig,
 }
@@ -176,6 +176,50 @@ async fn load_current(store: &Store, seq: (i64, i64)) -> anyhow::Result<Current>
     })
 }
 
+/// The whole HTTP surface, assembled here and only here: the REST API under
+/// `/api/v1` with its OpenAPI document, CDS Hooks, health, and the layers
+/// every request passes (request id, tracing without bodies, body limit,
+/// timeout, `nosniff`).
+pub fn router(state: Arc<AppState>, config: &Config) -> axum::Router {
+    use axum::http::{header, HeaderValue, StatusCode};
+    use axum::routing::get;
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    use tower_http::trace::{DefaultOnResponse, TraceLayer};
+    let rest = api::routes().route("/openapi.json", get(openapi::serve_document));
+    axum::Router::new()
+        .nest("/api/v1", rest)
+        .merge(cds::router())
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .fallback(api::not_found)
+        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(config.body_limit))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    // Method, path and id only: bodies and query strings may carry patient data.
+                    tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Answers are JSON: never let a browser sniff one into markup.
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+}
+
 /// Sets up logging: JSON lines when `MEDPOL_LOG_FORMAT=json`, else text;
 /// level from `RUST_LOG` (default `info`). Request bodies are never logged.
 pub fn init_tracing() {
@@ -222,8 +266,10 @@ pub async fn serve(
         store: store.clone(),
         log,
         admin_token: config.admin_token.clone(),
-        keep_clinical: config.keep_clinical,
-        digest_key: config.digest_key.clone(),
+        records: decision_log::RecordPolicy {
+            keep_clinical: config.keep_clinical,
+            digest_key: config.digest_key.clone(),
+        },
         shutting_down: AtomicBool::new(false),
         cds,
     });
@@ -258,7 +304,7 @@ pub async fn serve(
         })
     });
 
-    let app = api::router(state.clone(), &config);
+    let app = router(state.clone(), &config);
     // Tests and scripts read this line to find the port.
     println!("medpol listening on http://{local}");
     tracing::info!(addr = %local, "listening");

@@ -90,6 +90,20 @@ impl Modify for EveryOperation {
     }
 }
 
+/// `GET /api/v1/openapi.json`: the document, with the payers and products
+/// of the catalogue the service decides from (so a client, or a fuzzer,
+/// knows the valid values).
+pub async fn serve_document(
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<crate::AppState>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let current = state.current();
+    match document_for(current.engine.catalog()) {
+        Ok(doc) => axum::Json(doc).into_response(),
+        Err(e) => api::ApiError::internal(e.into()).into_response(),
+    }
+}
+
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
