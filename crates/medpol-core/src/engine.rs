@@ -222,12 +222,19 @@ impl CodeIndex {
     }
 }
 
-/// A member's product, resolved against the catalogue.
+/// A member's product, resolved against one compiled catalogue: it holds
+/// indexes into that catalogue, so it carries the catalogue's identity, and
+/// an engine refuses (panics on) a `ProductRef` another engine resolved, for
+/// instance one kept across a reload. Resolve again after a reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProductRef {
+    engine: u32,
     payer: u32,
     lob: u8,
 }
+
+/// Identities of compiled catalogues, one per [`Engine::compile`].
+static ENGINES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
 /// Where a determination's explanation lists stood, to take back what a
 /// milder answer added when a stricter one wins.
@@ -257,6 +264,8 @@ struct LineContext<'a> {
 
 /// A compiled catalogue, ready to decide requests.
 pub struct Engine {
+    /// This catalogue's identity, carried by the [`ProductRef`]s it resolves.
+    id: u32,
     catalog: Catalog,
     payers: Vec<CompiledPayer>,
     payer_index: FxHashMap<String, u32>,
@@ -687,6 +696,7 @@ impl Engine {
         }
         let index = CodeIndex::new(index);
         Ok(Engine {
+            id: ENGINES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             catalog,
             payers,
             payer_index,
@@ -715,13 +725,25 @@ impl Engine {
     ) -> Result<ProductRef, RequestError> {
         self.resolve_indexes(payer, product)
             .map(|(payer, lob)| ProductRef {
+                engine: self.id,
                 payer,
                 lob: lob as u8,
             })
     }
 
+    /// A `ProductRef` is an index into the catalogue that resolved it: using
+    /// one with another would decide for the wrong product, silently.
+    #[inline]
+    fn own(&self, product: ProductRef) {
+        assert_eq!(
+            product.engine, self.id,
+            "a ProductRef resolved by another catalogue (kept across a reload?): resolve the product again"
+        );
+    }
+
     /// The payer and product ids of a resolved product.
     pub fn product_ids(&self, product: ProductRef) -> (&str, &str) {
+        self.own(product);
         let p = &self.payers[product.payer as usize];
         (&p.id, &p.lob_ids[product.lob as usize])
     }
@@ -848,6 +870,7 @@ impl Engine {
         diagnoses: &[Code],
         out: &mut LineDetermination<'e>,
     ) {
+        self.own(product);
         out.reset(line);
         let Some(postings) = self.index.get(product.payer, line.code.key()) else {
             return;

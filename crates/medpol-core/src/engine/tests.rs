@@ -931,3 +931,16 @@ mod properties {
         }
     }
 }
+
+#[test]
+#[should_panic(expected = "a ProductRef resolved by another catalogue")]
+fn a_product_resolved_by_another_catalogue_is_refused() {
+    // The same catalogue compiled twice (as a reload does): equal content,
+    // yet a ProductRef of the first is not an index into the second.
+    let before = engine(vec![]);
+    let after = engine(vec![]);
+    let kept = before.resolve_product(None, "ppo").unwrap();
+    assert_eq!(before.product_ids(kept).1, "ppo");
+    let line = ServiceLine::new(Code::infer_procedure("M0076").unwrap());
+    after.decide(kept, Setting::Outpatient, date(2025, 6, 1), &line, &[]);
+}
