@@ -788,3 +788,34 @@ fn criteria_answer_doc_needed_and_an_unknown_indication_answers_info_needed() {
     assert_eq!(ext_code(&ci, "covered"), Some("not-covered"));
     assert_eq!(ext_code(&ci, "pa-needed"), None);
 }
+
+/// Two replicas behind one public URL, on one database: a token accepted by
+/// one is refused by the other (the `jti` is remembered in the store).
+#[test]
+fn a_token_cannot_be_replayed_against_another_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("m.db").display());
+    let clients = keys().join("clients.toml");
+    let public = "https://crd.example.org";
+    let args = [
+        "--cds-clients",
+        clients.to_str().unwrap(),
+        "--public-url",
+        public,
+    ];
+    let a = Server::start(&db, &args);
+    let b = Server::start(&db, &args);
+    let aud = format!("{public}/cds-services/order-sign-crd");
+    let body = order_sign(
+        ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "PPO"),
+        Some("outpatient"),
+    );
+    let token = token_with(Algorithm::ES384, "es384-1", "es384.pem", claims(&aud));
+    assert_eq!(call(&a, "order-sign-crd", &body, Some(&token)).0, 200);
+    let (status, outcome) = call(&b, "order-sign-crd", &body, Some(&token));
+    assert_eq!(status, 401, "{outcome}");
+    assert!(outcome.to_string().contains("already used"), "{outcome}");
+    // A new token is fine on either.
+    let fresh = token_with(Algorithm::ES384, "es384-1", "es384.pem", claims(&aud));
+    assert_eq!(call(&b, "order-sign-crd", &body, Some(&fresh)).0, 200);
+}

@@ -204,6 +204,10 @@ async fn discovery() -> Json<Value> {
     Json(json!({ "services": services }))
 }
 
+/// The clock skew allowed on client tokens' `exp`, `nbf` and `iat`; a token id
+/// is remembered that long after its `exp`, while the token could still pass.
+pub const JTI_SKEW_SECS: u64 = 60;
+
 /// The URL the client called, as `aud` must name it. From configuration
 /// only: a Host header is the client's to choose.
 fn audience(state: &AppState, path: &str) -> String {
@@ -251,7 +255,34 @@ async fn authenticate(
                 )
             })?;
     match verified {
-        Ok(claims) => Ok(claims.iss),
+        Ok(claims) => {
+            // The in-process cache stops a replay to this replica; the store
+            // stops one to any other replica on the same database.
+            let now = SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let until = claims.exp.saturating_add(JTI_SKEW_SECS);
+            match state
+                .store
+                .remember_token(&claims.iss, &claims.jti, until, now)
+                .await
+            {
+                Ok(true) => Ok(claims.iss),
+                Ok(false) => {
+                    let e = crate::auth::AuthError::Replayed {
+                        iss: claims.iss,
+                        jti: claims.jti,
+                    };
+                    tracing::warn!(error = %e, "CDS client authentication failed");
+                    Err(outcome(StatusCode::UNAUTHORIZED, "security", e.to_string()))
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "could not record the token id");
+                    Err(cds_error_unavailable())
+                }
+            }
+        }
         Err(e) => {
             tracing::warn!(error = %e, "CDS client authentication failed");
             Err(outcome(StatusCode::UNAUTHORIZED, "security", e.to_string()))

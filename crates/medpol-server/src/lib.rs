@@ -344,7 +344,7 @@ fn cds_config(config: &Config, public_url: String) -> anyhow::Result<cds::CdsCon
                 .with_context(|| format!("--cds-clients {}", path.display()))?;
             Some(Arc::new(auth::ClientAuth::new(
                 clients,
-                Duration::from_secs(60),
+                Duration::from_secs(cds::JTI_SKEW_SECS),
             )?))
         }
         None => None,

@@ -506,6 +506,32 @@ impl Store {
             .collect()
     }
 
+    /// Records that a CDS client's token (`iss`, `jti`) was accepted, usable
+    /// until `expires_at` (seconds since the epoch); false when it already was,
+    /// here or by another replica: a replay. Expired ids are forgotten.
+    pub async fn remember_token(
+        &self,
+        iss: &str,
+        jti: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> anyhow::Result<bool> {
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        sqlx::query("DELETE FROM cds_token_ids WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO cds_token_ids (iss, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (iss, jti) DO NOTHING",
+        )
+        .bind(iss)
+        .bind(jti)
+        .bind(i64::try_from(expires_at).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
     /// Deletes decisions older than `days` days; returns how many.
     pub async fn purge_decisions(&self, days: u32) -> anyhow::Result<u64> {
         let cutoff = (Utc::now() - chrono::Duration::days(days as i64))
