@@ -589,3 +589,39 @@ fn cors_preflight_on_cds_services_only() {
     };
     assert_eq!(r.header("access-control-allow-origin"), None);
 }
+
+/// A TOML publication is read by the policy-file reader: an error names the
+/// line and field, as `medpol validate` does for a file.
+#[test]
+fn a_toml_publication_names_the_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&sqlite(&dir), &[]);
+    let text =
+        std::fs::read_to_string(repo_root().join("policies/bcbsma/183-prolotherapy.toml")).unwrap();
+    let (line_no, line) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.starts_with("products = ["))
+        .unwrap();
+    let broken = text.replacen(line, "products = [\"gold\"]", 1);
+    let publish = |body: &str| {
+        respond(
+            agent()
+                .post(&s.url("/api/v1/policies?in_force_from=2026-01-01"))
+                .set("content-type", "application/toml")
+                .set("authorization", &format!("Bearer {TOKEN}"))
+                .send_string(body),
+        )
+    };
+    let (st, e) = publish(&broken);
+    assert_eq!(st, 422, "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("line {}: ", line_no + 1)),
+        "{message}"
+    );
+    assert!(message.contains("gold"), "{message}");
+    assert!(e["field"].as_str().unwrap().contains("products"), "{e}");
+    let (st, p) = publish(&text);
+    assert_eq!(st, 201, "{p}");
+}

@@ -179,6 +179,40 @@ fn parse(source: &Source) -> Parsed {
     })
 }
 
+/// One policy file on its own (a publication through the service, say):
+/// parsed and validated against its payer, each problem located by line and
+/// field as [`load_sources`] would; `payers` finds the policy's payer by id.
+/// Returns the policy and its warnings, or every diagnostic when there is an
+/// error.
+pub fn parse_policy<'p>(
+    source: &Source,
+    payers: impl Fn(&str) -> Option<&'p Payer>,
+) -> Result<(Policy, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let policy = match toml::from_str::<Policy>(&source.text) {
+        Ok(p) => p,
+        Err(e) => {
+            return Err(vec![Diagnostic {
+                severity: Severity::Error,
+                file: source.path.clone(),
+                line: e.span().map(|s| line_of(&source.text, s.start)),
+                field: None,
+                message: e.message().trim().to_string(),
+            }])
+        }
+    };
+    let issues = validate::validate_policy(&policy, payers(&policy.payer));
+    let locator = Locator::new(&source.text);
+    let diagnostics: Vec<Diagnostic> = issues
+        .into_iter()
+        .map(|issue| locator.locate(source, issue))
+        .collect();
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        Err(diagnostics)
+    } else {
+        Ok((policy, diagnostics))
+    }
+}
+
 /// Loads a policy set from sources: parses every file, validates every payer
 /// and policy, then what spans them.
 pub fn load_sources(sources: Vec<Source>) -> Result<Loaded, LoadError> {

@@ -661,21 +661,44 @@ pub async fn publish_policy(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let current = state.current();
     let policy: Policy = if content_type.starts_with("application/toml") {
-        toml::from_str(&body).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| body[..s.start.min(body.len())].matches('\n').count() + 1);
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-policy",
-                format!(
-                    "{}{}",
-                    line.map(|l| format!("line {l}: ")).unwrap_or_default(),
-                    e.message()
-                ),
-            )
-        })?
+        // The policy-file reader itself: the same parse, validation and
+        // line numbers as `medpol validate` gives for a file.
+        let source = medpol_policyfile::Source {
+            path: "request body".into(),
+            text: body.clone(),
+        };
+        let catalog = current.engine.catalog();
+        let (policy, _warnings) = medpol_policyfile::parse_policy(&source, |id| catalog.payer(id))
+            .map_err(|diagnostics| {
+                let errors: Vec<_> = diagnostics
+                    .iter()
+                    .filter(|d| d.severity == medpol_core::validate::Severity::Error)
+                    .collect();
+                let message = errors
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{}{}{}",
+                            d.line.map(|l| format!("line {l}: ")).unwrap_or_default(),
+                            d.field
+                                .as_deref()
+                                .map(|f| format!("{f}: "))
+                                .unwrap_or_default(),
+                            d.message
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let mut e =
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-policy", message);
+                if let Some(field) = errors.first().and_then(|d| d.field.clone()) {
+                    e = e.field(field);
+                }
+                e
+            })?;
+        policy
     } else if content_type.starts_with("application/json") {
         serde_json::from_str(&body).map_err(|e| {
             let status = if e.is_syntax() || e.is_eof() {
@@ -713,7 +736,6 @@ pub async fn publish_policy(
             .field("in_force_from"));
         }
     }
-    let current = state.current();
     let payer = current.engine.catalog().payer(&policy.payer);
     let issues: Vec<String> = medpol_core::validate::validate_policy(&policy, payer)
         .into_iter()
