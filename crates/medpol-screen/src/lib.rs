@@ -264,7 +264,7 @@ enum Batch {
         lines: Vec<(u64, u64)>,
     },
     X12 {
-        claims: Vec<medpol_x12::Claim>,
+        claims: Vec<Box<medpol_x12::Claim>>,
         /// Service lines and problems, in file order.
         entries: Vec<X12Entry>,
     },

@@ -157,7 +157,8 @@ pub const MAX_LINES_PER_CLAIM: usize = 10_000;
 /// What [`Reader::next_item`] yields.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
-    Claim(Claim),
+    /// Boxed: it moves from the reader to the caller and back by pointer.
+    Claim(Box<Claim>),
     Problem(Problem),
 }
 

@@ -105,7 +105,9 @@ struct LineState {
 }
 
 struct ClaimState {
-    claim: Claim,
+    /// Boxed: a claim is a few hundred bytes, and it travels (to the output
+    /// queue, the caller's batch, back to the pool) by pointer.
+    claim: Box<Claim>,
     /// The problem that skips this claim, if any.
     fatal: Option<Problem>,
     /// Problems met inside the claim, given after it.
@@ -208,7 +210,7 @@ const MAX_POOLED_STRINGS: usize = 16 * MAX_POOLED_CLAIMS;
 /// strings moved to `strings`), keeping only their vectors' capacity.
 #[derive(Default)]
 struct Pool {
-    claims: Vec<Claim>,
+    claims: Vec<Box<Claim>>,
     lines: Vec<ServiceLine>,
     strings: Vec<String>,
 }
@@ -262,7 +264,7 @@ impl Pool {
         }
     }
 
-    fn put_claim(&mut self, mut c: Claim) {
+    fn put_claim(&mut self, mut c: Box<Claim>) {
         if self.claims.len() >= MAX_POOLED_CLAIMS {
             return;
         }
@@ -288,7 +290,7 @@ impl Pool {
     }
 
     /// A new claim with only `segment`, `kind` and `id` set.
-    fn claim(&mut self, segment: u64, kind: ClaimKind, id: &[u8]) -> Claim {
+    fn claim(&mut self, segment: u64, kind: ClaimKind, id: &[u8]) -> Box<Claim> {
         let id = self.string(id);
         match self.claims.pop() {
             // Pooled claims were emptied by `put_claim`.
@@ -299,7 +301,7 @@ impl Pool {
                 c.statement_from = None;
                 c
             }
-            None => Claim {
+            None => Box::new(Claim {
                 segment,
                 kind,
                 id,
@@ -313,7 +315,7 @@ impl Pool {
                 prior_auth_number: None,
                 statement_from: None,
                 lines: Vec::new(),
-            },
+            }),
         }
     }
 
@@ -427,7 +429,7 @@ impl<R: BufRead> Reader<R> {
     /// Hands back a claim the caller is done with, so that its allocations
     /// are reused for the claims read next (a bounded number are kept; the
     /// rest are dropped). Optional: without it each claim is allocated anew.
-    pub fn recycle(&mut self, claim: Claim) {
+    pub fn recycle(&mut self, claim: Box<Claim>) {
         self.pool.put_claim(claim);
     }
 

@@ -67,7 +67,7 @@ fn split(items: Vec<Item>) -> (Vec<Claim>, Vec<Problem>) {
     let (mut c, mut p) = (Vec::new(), Vec::new());
     for i in items {
         match i {
-            Item::Claim(x) => c.push(x),
+            Item::Claim(x) => c.push(*x),
             Item::Problem(x) => p.push(x),
         }
     }

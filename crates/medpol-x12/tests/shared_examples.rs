@@ -41,7 +41,7 @@ fn read(path: &Path) -> (Vec<Claim>, Vec<Problem>) {
     let (mut claims, mut problems) = (Vec::new(), Vec::new());
     while let Some(item) = reader.next_item() {
         match item {
-            Item::Claim(c) => claims.push(c),
+            Item::Claim(c) => claims.push(*c),
             Item::Problem(p) => problems.push(p),
         }
     }
