@@ -264,6 +264,8 @@ enum Batch {
         lines: Vec<(u64, u64)>,
     },
     X12 {
+        // Boxed as the reader hands them out, and back to it for reuse.
+        #[allow(clippy::vec_box)]
         claims: Vec<Box<medpol_x12::Claim>>,
         /// Service lines and problems, in file order.
         entries: Vec<X12Entry>,
