@@ -50,7 +50,19 @@ pub struct ProductRule {
 
 impl ProductMap {
     pub fn parse(text: &str) -> Result<ProductMap, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let mut map: ProductMap = toml::from_str(text).map_err(|e| e.to_string())?;
+        // Matching runs once per claim: fold case and trim here, once.
+        for r in &mut map.rules {
+            for w in &mut r.payer_name {
+                *w = w.trim().to_ascii_lowercase();
+            }
+            for list in [&mut r.payer_id, &mut r.filing_indicator] {
+                for w in list.iter_mut() {
+                    *w = w.trim().to_string();
+                }
+            }
+        }
+        Ok(map)
     }
 
     pub fn load(path: &Path) -> Result<ProductMap, String> {
@@ -79,18 +91,18 @@ impl ProductMap {
 
 impl ProductRule {
     fn matches(&self, c: &Claim) -> bool {
+        // The rule's words were trimmed and lower-cased by `ProductMap::parse`.
         let exact = |wanted: &[String], got: &Option<String>| {
             wanted.is_empty()
                 || got
                     .as_deref()
-                    .is_some_and(|g| wanted.iter().any(|w| w.trim() == g.trim()))
+                    .is_some_and(|g| wanted.iter().any(|w| w == g.trim()))
         };
         let name_ok = self.payer_name.is_empty()
             || c.payer_name.as_deref().is_some_and(|n| {
-                let n = n.to_ascii_lowercase();
                 self.payer_name
                     .iter()
-                    .any(|w| n.contains(&w.to_ascii_lowercase()))
+                    .any(|w| contains_ignoring_ascii_case(n.as_bytes(), w.as_bytes()))
             });
         let group_ok = self.group.is_empty()
             || c.group_number.as_deref().is_some_and(|g| {
@@ -104,6 +116,17 @@ impl ProductRule {
             && exact(&self.payer_id, &c.payer_id)
             && exact(&self.filing_indicator, &c.filing_indicator)
     }
+}
+
+/// Whether `hay` contains `lower` (already lower case), ASCII case ignored,
+/// without allocating.
+fn contains_ignoring_ascii_case(hay: &[u8], lower: &[u8]) -> bool {
+    lower.is_empty()
+        || hay.windows(lower.len()).any(|w| {
+            w.iter()
+                .zip(lower)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
+        })
 }
 
 /// The setting of an institutional claim from its facility type code
@@ -272,6 +295,22 @@ mod tests {
         assert_eq!(facility_setting("71"), Some(Setting::Outpatient));
         assert_eq!(facility_setting("1"), None);
         assert_eq!(facility_setting("AB"), None);
+    }
+
+    #[test]
+    fn payer_names_match_as_words_in_any_case() {
+        assert!(contains_ignoring_ascii_case(
+            b"Blue Cross Blue SHIELD of MA",
+            b"blue shield"
+        ));
+        assert!(contains_ignoring_ascii_case(b"anything", b""));
+        assert!(!contains_ignoring_ascii_case(b"Blue", b"blue cross"));
+        let m = ProductMap::parse(
+            "[[rule]]\npayer = \"p\"\nproduct = \"x\"\npayer_name = [\" Blue CROSS \"]\nfiling_indicator = [\" CI \"]\n",
+        )
+        .unwrap();
+        assert_eq!(m.rules[0].payer_name, ["blue cross"]);
+        assert_eq!(m.rules[0].filing_indicator, ["CI"]);
     }
 
     #[test]
