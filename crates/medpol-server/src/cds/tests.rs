@@ -49,3 +49,20 @@ fn summaries_fit_in_140_characters() {
     assert_eq!(truncate(&long, 140).chars().count(), 140);
     assert_eq!(truncate("short", 140), "short");
 }
+
+/// The CRD codes of the core's answers (CRD 2.2 `coverage-information`):
+/// pure functions of the determination, tested without a hook call.
+#[test]
+fn crd_codes_of_the_core_answers() {
+    assert_eq!(covered_code(Coverage::Covered), "covered");
+    assert_eq!(covered_code(Coverage::NotCovered), "not-covered");
+    assert_eq!(covered_code(Coverage::Conditional), "conditional");
+    // No policy is not a coverage decision.
+    assert_eq!(covered_code(Coverage::NoPolicy), "indeterminate");
+    assert_eq!(pa_code(PriorAuth::AuthNeeded), Some("auth-needed"));
+    assert_eq!(pa_code(PriorAuth::NoAuth), Some("no-auth"));
+    assert_eq!(pa_code(PriorAuth::Conditional), Some("conditional"));
+    assert_eq!(pa_code(PriorAuth::NotApplicable), None);
+    assert_eq!(truncate("abc", 5), "abc");
+    assert_eq!(truncate("abcdefgh", 5), "abcd…");
+}

@@ -1,0 +1,216 @@
+//! The CRD answer for one order: the coverage-information assertion, its
+//! reasons in words, and the order updated with the extension.
+
+use super::*;
+
+/// What one order was decided as, in CRD terms.
+pub(super) struct Assertion {
+    /// The codes the assertion is about (those a policy governs).
+    pub(super) codes: Vec<Code>,
+    pub(super) covered: &'static str,
+    pub(super) pa_needed: Option<&'static str>,
+    /// `clinical` when coverage rests on medical-necessity criteria the
+    /// clinician must document (DTR), with its purpose.
+    pub(super) doc_needed: Option<(&'static str, &'static str)>,
+    pub(super) info_needed: Option<&'static str>,
+    pub(super) reasons: Vec<String>,
+    pub(super) policy_links: Vec<(String, String)>,
+    pub(super) assertion_id: String,
+    pub(super) card: Option<(&'static str, String, String)>,
+}
+
+pub(super) fn covered_code(c: Coverage) -> &'static str {
+    match c {
+        Coverage::Covered => "covered",
+        Coverage::NotCovered => "not-covered",
+        Coverage::Conditional => "conditional",
+        Coverage::NoPolicy => "indeterminate",
+    }
+}
+
+pub(super) fn pa_code(p: PriorAuth) -> Option<&'static str> {
+    match p {
+        PriorAuth::AuthNeeded => Some("auth-needed"),
+        PriorAuth::NoAuth => Some("no-auth"),
+        PriorAuth::Conditional => Some("conditional"),
+        PriorAuth::NotApplicable => None,
+    }
+}
+
+pub(super) fn codes_text(codes: &[Code]) -> String {
+    codes
+        .iter()
+        .map(|c| format!("{} {}", c.system().label(), c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Criteria as one line of text: `1. … 2. (one of) 2.1 …`.
+pub(super) fn criteria_text(nodes: &[CriterionNode], out: &mut String) {
+    for n in nodes {
+        out.push_str(&format!(" {}. {}", n.id, n.text));
+        if n.combine == Some(Combine::AnyOf) && !n.criteria.is_empty() {
+            out.push_str(" (one of)");
+        }
+        criteria_text(&n.criteria, out);
+    }
+}
+
+/// The human-readable reason: what the policy says, and which policy.
+pub(super) fn reason_text(d: &Determination<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in &d.lines {
+        if line.policies.is_empty() {
+            continue;
+        }
+        let policies: Vec<String> = line
+            .policies
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} medical policy {} \"{}\", version {}",
+                    p.payer.to_uppercase(),
+                    p.number,
+                    p.title,
+                    p.version
+                )
+            })
+            .collect();
+        let quote: Vec<&str> = line.citations.iter().map(|c| c.text).collect();
+        let mut s = format!(
+            "{} {}: {}{}; prior authorization {}. {} Per {}.",
+            line.code.system().label(),
+            line.code.as_str(),
+            line.coverage.id(),
+            if line.reasons.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    line.reasons
+                        .iter()
+                        .map(|r| r.id())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            line.prior_auth.id(),
+            quote.join(" "),
+            policies.join("; ")
+        );
+        for set in &line.criteria {
+            let how = match set.combine {
+                Combine::AllOf => "all of the following",
+                Combine::AnyOf => "one of the following",
+            };
+            s.push_str(&format!(" Criteria ({}, {how}):", set.path));
+            criteria_text(set.criteria, &mut s);
+        }
+        if line.reasons.contains(&Reason::DependsOnIndication) && !line.indications.is_empty() {
+            let each: Vec<String> = line
+                .indications
+                .iter()
+                .map(|i| {
+                    let name = if i.other_indications {
+                        "all other indications"
+                    } else {
+                        i.indication.unwrap_or("an indication the policy names")
+                    };
+                    let codes = if i.diagnoses.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (ICD-10-CM {})", i.diagnoses.join(", "))
+                    };
+                    let why = i
+                        .reason
+                        .map(|r| format!(", {}", r.id()))
+                        .unwrap_or_default();
+                    format!("{name}{codes}: {}{why}", i.coverage.id())
+                })
+                .collect();
+            s.push_str(&format!(
+                " The answer depends on the indication; send the diagnosis (reasonCode) to decide. {}.",
+                each.join("; ")
+            ));
+        }
+        s = s.replace("  ", " ");
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+pub(super) fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// The order, updated with the coverage-information extension.
+pub(super) fn system_action(
+    order: &Order<'_>,
+    coverage: &Value,
+    a: &Assertion,
+    today: NaiveDate,
+) -> Value {
+    let mut ext = vec![
+        json!({ "url": "coverage", "valueReference": { "reference": reference_of(coverage) } }),
+        json!({ "url": "covered", "valueCode": a.covered }),
+    ];
+    if let Some(pa) = a.pa_needed {
+        ext.push(json!({ "url": "pa-needed", "valueCode": pa }));
+    }
+    if let Some((doc, purpose)) = a.doc_needed {
+        ext.push(json!({ "url": "doc-needed", "valueCode": doc }));
+        ext.push(json!({ "url": "doc-purpose", "valueCode": purpose }));
+    }
+    if let Some(info) = a.info_needed {
+        ext.push(json!({ "url": "info-needed", "valueCode": info }));
+    }
+    // Billing codes qualify an assertion; an indeterminate one has none to qualify.
+    let billing: &[Code] = if a.covered == "indeterminate" {
+        &[]
+    } else {
+        &a.codes
+    };
+    for c in billing {
+        let system = match c.system() {
+            CodeSystem::Hcpcs => "https://bluebutton.cms.gov/resources/codesystem/hcpcs",
+            CodeSystem::Cpt => "http://www.ama-assn.org/go/cpt",
+            CodeSystem::Icd10pcs => "http://www.cms.gov/Medicare/Coding/ICD10",
+            CodeSystem::Icd10cm => "http://hl7.org/fhir/sid/icd-10-cm",
+        };
+        ext.push(json!({ "url": "billingCode", "valueCoding": { "system": system, "code": c.as_str() } }));
+    }
+    for r in &a.reasons {
+        ext.push(json!({ "url": "reason", "valueCodeableConcept": { "text": r } }));
+    }
+    for (label, url) in &a.policy_links {
+        ext.push(json!({
+            "url": "detail",
+            "extension": [
+                { "url": "category", "valueCode": "cat-other" },
+                { "url": "code", "valueCodeableConcept": { "coding": [{ "system": CRD_TEMP, "code": "policy-link" }] } },
+                { "url": "value", "valueUrl": url },
+                { "url": "qualification", "valueString": label }
+            ]
+        }));
+    }
+    ext.push(json!({ "url": "date", "valueDate": today.to_string() }));
+    ext.push(json!({ "url": "coverage-assertion-id", "valueString": a.assertion_id }));
+    let mut resource = order.resource.clone();
+    let info = json!({ "url": EXT_COVERAGE_INFO, "extension": ext });
+    match resource.get_mut("extension") {
+        Some(Value::Array(list)) => list.push(info),
+        _ => resource["extension"] = json!([info]),
+    }
+    json!({
+        "type": "update",
+        "description": format!("Coverage information for {}", reference_of(order.resource)),
+        "resource": resource,
+    })
+}
