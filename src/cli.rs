@@ -179,8 +179,9 @@ pub struct ServeArgs {
     /// Rules mapping a FHIR Coverage to a line of business (TOML); default: the bundled ones.
     #[arg(long, value_name = "FILE")]
     pub cds_coverage_map: Option<PathBuf>,
-    /// The base URL clients call this service by, e.g. https://crd.example.org (JWT `aud` is
-    /// checked against it plus the path); default: http:// and the request's Host header.
+    /// The base URL clients call this service by, e.g. https://crd.example.org: JWT `aud` is
+    /// checked against it plus the path, and links in answers start with it. Required with
+    /// --cds-clients; otherwise default: http:// and the address listened on.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
     /// A file holding the key (at least 32 bytes) of the decision log's request digests,

@@ -320,6 +320,11 @@ fn serve(args: crate::cli::ServeArgs) -> Result<()> {
     if !(args.poll_seconds > 0.0 && args.timeout_seconds > 0.0) {
         return input("--poll-seconds and --timeout-seconds must be positive");
     }
+    if args.cds_clients.is_some() && args.public_url.is_none() {
+        return input(
+            "--public-url is required with --cds-clients: the URL the EHRs call this service by (their tokens' `aud` must name it), e.g. --public-url https://crd.example.org",
+        );
+    }
     let loaded = load(args.policies.as_deref())?;
     for w in &loaded.warnings {
         eprintln!("{w}");

@@ -625,3 +625,23 @@ fn a_toml_publication_names_the_line_and_field() {
     let (st, p) = publish(&text);
     assert_eq!(st, 201, "{p}");
 }
+
+/// Trusted CDS clients without the URL they call: refused at start.
+#[test]
+fn cds_clients_need_a_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let clients = repo_root().join("crates/medpol-server/tests/fixtures/keys/clients.toml");
+    let r = run(&[
+        "serve",
+        "--database",
+        &sqlite(&dir),
+        "--cds-clients",
+        clients.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--public-url is required"),
+        "{}",
+        r.stderr
+    );
+}

@@ -18,8 +18,6 @@ impl Server {
     pub fn start(database: &str, extra: &[&str]) -> Server {
         let mut args = vec![
             "serve",
-            "--addr",
-            "127.0.0.1:0",
             "--database",
             database,
             "--admin-token",
@@ -27,6 +25,21 @@ impl Server {
             "--poll-seconds",
             "0.2",
         ];
+        // Trusted CDS clients need the URL they call (`--public-url`), so
+        // the port is chosen here rather than by the server.
+        let addr;
+        let public;
+        if extra.contains(&"--cds-clients") && !extra.contains(&"--public-url") {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            addr = format!("127.0.0.1:{port}");
+            public = format!("http://{addr}");
+            args.extend_from_slice(&["--addr", &addr, "--public-url", &public]);
+        } else {
+            args.extend_from_slice(&["--addr", "127.0.0.1:0"]);
+        }
         if !extra.contains(&"--body-limit") {
             args.extend_from_slice(&["--body-limit", "65536"]);
         }

@@ -243,6 +243,11 @@ pub async fn serve(
     files: Catalog,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    if config.cds_clients.is_some() && config.public_url.is_none() {
+        anyhow::bail!(
+            "--public-url is required with --cds-clients: the URL the EHRs call this service by (their tokens' `aud` must name it)"
+        );
+    }
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding {}", config.addr))?;
