@@ -700,14 +700,29 @@ pub async fn publish_policy(
             })?;
         policy
     } else if content_type.starts_with("application/json") {
-        serde_json::from_str(&body).map_err(|e| {
+        let policy: Policy = serde_json::from_str(&body).map_err(|e| {
             let status = if e.is_syntax() || e.is_eof() {
                 StatusCode::BAD_REQUEST
             } else {
                 StatusCode::UNPROCESSABLE_ENTITY
             };
             ApiError::new(status, "invalid-policy", format!("line {}: {e}", e.line()))
-        })?
+        })?;
+        // (The TOML branch's reader validates as it parses.)
+        let payer = current.engine.catalog().payer(&policy.payer);
+        let issues: Vec<String> = medpol_core::validate::validate_policy(&policy, payer)
+            .into_iter()
+            .filter(|i| i.severity == medpol_core::validate::Severity::Error)
+            .map(|i| format!("{}: {}", i.path, i.message))
+            .collect();
+        if !issues.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-policy",
+                issues.join("; "),
+            ));
+        }
+        policy
     } else {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -735,22 +750,6 @@ pub async fn publish_policy(
             )
             .field("in_force_from"));
         }
-    }
-    let payer = current.engine.catalog().payer(&policy.payer);
-    let issues: Vec<String> = medpol_core::validate::validate_policy(&policy, payer)
-        .into_iter()
-        .filter(|i| i.severity == medpol_core::validate::Severity::Error)
-        .map(|i| format!("{}: {}", i.path, i.message))
-        .collect();
-    if !issues.is_empty() {
-        return Err(ApiError {
-            valid: None,
-            ..ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-policy",
-                issues.join("; "),
-            )
-        });
     }
     // The catalogue with this revision must still compile.
     let mut revisions = current.revisions.clone();

@@ -82,88 +82,79 @@ impl RecordPolicy {
         d: &Determination<'_>,
         source: &str,
     ) -> anyhow::Result<DecisionRecord> {
-        record_of(self, request, d, source)
-    }
-}
-
-fn record_of(
-    state: &RecordPolicy,
-    request: &Request,
-    d: &Determination<'_>,
-    source: &str,
-) -> anyhow::Result<DecisionRecord> {
-    // The request's outcome: its strictest line, in the one order of strictness.
-    let outcome = d
-        .lines
-        .iter()
-        .map(|l| l.coverage)
-        .fold(Coverage::NoPolicy, Coverage::stricter);
-    let mut keys: Vec<String> = Vec::new();
-    let mut policies = Vec::new();
-    for line in &d.lines {
-        for p in &line.policies {
-            let key = format!("{}/{}", p.payer, p.number);
-            if !keys.contains(&key) {
-                keys.push(key);
-                policies.push(serde_json::json!({
-                    "payer": p.payer, "number": p.number, "title": p.title,
-                    "version": p.version, "effective": p.effective,
-                }));
+        // The request's outcome: its strictest line, in the one order of strictness.
+        let outcome = d
+            .lines
+            .iter()
+            .map(|l| l.coverage)
+            .fold(Coverage::NoPolicy, Coverage::stricter);
+        let mut keys: Vec<String> = Vec::new();
+        let mut policies = Vec::new();
+        for line in &d.lines {
+            for p in &line.policies {
+                let key = format!("{}/{}", p.payer, p.number);
+                if !keys.contains(&key) {
+                    keys.push(key);
+                    policies.push(serde_json::json!({
+                        "payer": p.payer, "number": p.number, "title": p.title,
+                        "version": p.version, "effective": p.effective,
+                    }));
+                }
             }
         }
-    }
-    let withhold = !state.keep_clinical && !request.diagnoses.is_empty();
-    let lines: Vec<serde_json::Value> = d
-        .lines
-        .iter()
-        .map(|l| {
-            let citations: Vec<serde_json::Value> = l
-                .citations
-                .iter()
-                .map(|c| {
-                    if withhold && c.names_indication {
-                        serde_json::json!({
-                            "policy": c.policy, "version": c.version, "section": c.section,
-                            "withheld": "indication",
-                        })
-                    } else {
-                        serde_json::json!({
-                            "policy": c.policy, "version": c.version, "section": c.section, "path": c.path,
-                        })
-                    }
+        let withhold = !self.keep_clinical && !request.diagnoses.is_empty();
+        let lines: Vec<serde_json::Value> = d
+            .lines
+            .iter()
+            .map(|l| {
+                let citations: Vec<serde_json::Value> = l
+                    .citations
+                    .iter()
+                    .map(|c| {
+                        if withhold && c.names_indication {
+                            serde_json::json!({
+                                "policy": c.policy, "version": c.version, "section": c.section,
+                                "withheld": "indication",
+                            })
+                        } else {
+                            serde_json::json!({
+                                "policy": c.policy, "version": c.version, "section": c.section, "path": c.path,
+                            })
+                        }
+                    })
+                    .collect();
+                serde_json::json!({
+                    "code": l.code,
+                    "modifiers": l.modifiers,
+                    "coverage": l.coverage,
+                    "reasons": l.reasons,
+                    "prior_auth": l.prior_auth,
+                    "citations": citations,
                 })
-                .collect();
-            serde_json::json!({
-                "code": l.code,
-                "modifiers": l.modifiers,
-                "coverage": l.coverage,
-                "reasons": l.reasons,
-                "prior_auth": l.prior_auth,
-                "citations": citations,
             })
+            .collect();
+        let request_digest = match &self.digest_key {
+            Some(key) => Some(key.digest(&serde_json::to_vec(request)?)),
+            None => None,
+        };
+        Ok(DecisionRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            decided_at: store::now(),
+            source: source.to_string(),
+            request_digest,
+            payer: d.payer.to_string(),
+            product: d.product.to_string(),
+            setting: d.setting.id().to_string(),
+            date_of_service: d.date.to_string(),
+            outcome: outcome.id().to_string(),
+            policy_keys: format!(",{},", keys.join(",")),
+            policies: serde_json::Value::Array(policies),
+            lines: serde_json::Value::Array(lines),
+            clinical: self
+                .keep_clinical
+                .then(|| serde_json::json!({ "diagnoses": request.diagnoses })),
         })
-        .collect();
-    let request_digest = match &state.digest_key {
-        Some(key) => Some(key.digest(&serde_json::to_vec(request)?)),
-        None => None,
-    };
-    Ok(DecisionRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        decided_at: store::now(),
-        source: source.to_string(),
-        request_digest,
-        payer: d.payer.to_string(),
-        product: d.product.to_string(),
-        setting: d.setting.id().to_string(),
-        date_of_service: d.date.to_string(),
-        outcome: outcome.id().to_string(),
-        policy_keys: format!(",{},", keys.join(",")),
-        policies: serde_json::Value::Array(policies),
-        lines: serde_json::Value::Array(lines),
-        clinical: state
-            .keep_clinical
-            .then(|| serde_json::json!({ "diagnoses": request.diagnoses })),
-    })
+    }
 }
 
 type Ack = oneshot::Sender<Result<(), String>>;

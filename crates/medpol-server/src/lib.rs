@@ -292,22 +292,35 @@ pub async fn serve(
             }
         })
     };
-    let purger = config.retention_days.map(|days| {
+    // Hourly housekeeping: the decision log's retention (when set) and the
+    // CDS token ids whose tokens have expired.
+    let purger = {
         let store = store.clone();
+        let retention_days = config.retention_days;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(3600));
             loop {
                 tick.tick().await;
-                match store.purge_decisions(days).await {
-                    Ok(n) if n > 0 => tracing::info!(deleted = n, days, "decision log retention"),
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %format!("{e:#}"), "decision log retention failed")
+                if let Some(days) = retention_days {
+                    match store.purge_decisions(days).await {
+                        Ok(n) if n > 0 => {
+                            tracing::info!(deleted = n, days, "decision log retention")
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %format!("{e:#}"), "decision log retention failed")
+                        }
                     }
+                }
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                if let Err(e) = store.forget_expired_tokens(now).await {
+                    tracing::warn!(error = %format!("{e:#}"), "forgetting expired CDS token ids failed");
                 }
             }
         })
-    });
+    };
 
     let app = router(state.clone(), &config);
     // Tests and scripts read this line to find the port.
@@ -325,10 +338,8 @@ pub async fn serve(
     // Aborted tasks drop their handles to the state (and the log) when awaited.
     poller.abort();
     let _ = poller.await;
-    if let Some(p) = purger {
-        p.abort();
-        let _ = p.await;
-    }
+    purger.abort();
+    let _ = purger.await;
     // The router (and its state) is gone; dropping the last log handle lets
     // the writer drain the queue and stop.
     drop(state);

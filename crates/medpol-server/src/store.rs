@@ -508,7 +508,10 @@ impl Store {
 
     /// Records that a CDS client's token (`iss`, `jti`) was accepted, usable
     /// until `expires_at` (seconds since the epoch); false when it already was,
-    /// here or by another replica: a replay. Expired ids are forgotten.
+    /// here or by another replica, and has not expired: a replay. One
+    /// statement on the call's path; expired ids are deleted apart
+    /// ([`Store::forget_expired_tokens`]), and one still there is simply
+    /// taken over.
     pub async fn remember_token(
         &self,
         iss: &str,
@@ -516,20 +519,27 @@ impl Store {
         expires_at: u64,
         now: u64,
     ) -> anyhow::Result<bool> {
-        let now = i64::try_from(now).unwrap_or(i64::MAX);
-        sqlx::query("DELETE FROM cds_token_ids WHERE expires_at < $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
         let inserted = sqlx::query(
-            "INSERT INTO cds_token_ids (iss, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (iss, jti) DO NOTHING",
+            "INSERT INTO cds_token_ids (iss, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (iss, jti) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE cds_token_ids.expires_at < $4",
         )
         .bind(iss)
         .bind(jti)
         .bind(i64::try_from(expires_at).unwrap_or(i64::MAX))
+        .bind(i64::try_from(now).unwrap_or(i64::MAX))
         .execute(&self.pool)
         .await?;
         Ok(inserted.rows_affected() == 1)
+    }
+
+    /// Deletes the token ids whose tokens have expired; returns how many.
+    pub async fn forget_expired_tokens(&self, now: u64) -> anyhow::Result<u64> {
+        let done = sqlx::query("DELETE FROM cds_token_ids WHERE expires_at < $1")
+            .bind(i64::try_from(now).unwrap_or(i64::MAX))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Deletes decisions older than `days` days; returns how many.
@@ -666,6 +676,27 @@ pub(crate) mod tests {
         let dup = vec![record("x", &now()), record("new-0", &now())];
         assert!(store.insert_decisions(&dup).await.is_err());
         assert_eq!(store.decisions(&all).await.unwrap().len(), 69);
+    }
+
+    #[tokio::test]
+    async fn token_ids_are_refused_while_live_and_forgotten_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        assert!(store.remember_token("iss", "a", 100, 50).await.unwrap());
+        assert!(
+            !store.remember_token("iss", "a", 100, 60).await.unwrap(),
+            "a replay"
+        );
+        assert!(
+            store.remember_token("other", "a", 100, 60).await.unwrap(),
+            "per issuer"
+        );
+        // Past its expiry the row no longer stands in the way.
+        assert!(store.remember_token("iss", "a", 300, 200).await.unwrap());
+        assert_eq!(store.forget_expired_tokens(250).await.unwrap(), 1);
+        assert!(!store.remember_token("iss", "a", 400, 260).await.unwrap());
     }
 
     #[test]
