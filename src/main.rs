@@ -21,6 +21,12 @@ use medpol_policyfile::{LoadError, Loaded, Source};
 
 use crate::cli::{Cli, Command, Format, SynthCommand};
 
+// mimalloc instead of the system allocator: the service's answers build and
+// drop many small JSON values and strings per request, and glibc's malloc
+// led the server's profile (docs/benchmarks.md, "HTTP service").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 }

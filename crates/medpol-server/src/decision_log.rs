@@ -88,6 +88,36 @@ impl RecordPolicy {
             .iter()
             .map(|l| l.coverage)
             .fold(Coverage::NoPolicy, Coverage::stricter);
+        // The record's JSON columns are written straight from the
+        // determination (no JSON tree built and dropped per decision). Keys
+        // in alphabetical order, as the log has always written them.
+        #[derive(serde::Serialize)]
+        struct PolicyOut<'a> {
+            effective: chrono::NaiveDate,
+            number: &'a str,
+            payer: &'a str,
+            title: &'a str,
+            version: &'a str,
+        }
+        #[derive(serde::Serialize)]
+        struct CitationOut<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            path: Option<&'a str>,
+            policy: &'a str,
+            section: &'a str,
+            version: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            withheld: Option<&'static str>,
+        }
+        #[derive(serde::Serialize)]
+        struct LineOut<'a> {
+            citations: Vec<CitationOut<'a>>,
+            code: &'a medpol_core::Code,
+            coverage: Coverage,
+            modifiers: &'a [medpol_core::code::Modifier],
+            prior_auth: medpol_core::determination::PriorAuth,
+            reasons: &'a [medpol_core::determination::Reason],
+        }
         let mut keys: Vec<String> = Vec::new();
         let mut policies = Vec::new();
         for line in &d.lines {
@@ -95,50 +125,52 @@ impl RecordPolicy {
                 let key = format!("{}/{}", p.payer, p.number);
                 if !keys.contains(&key) {
                     keys.push(key);
-                    policies.push(serde_json::json!({
-                        "payer": p.payer, "number": p.number, "title": p.title,
-                        "version": p.version, "effective": p.effective,
-                    }));
+                    policies.push(PolicyOut {
+                        effective: p.effective,
+                        number: p.number,
+                        payer: p.payer,
+                        title: p.title,
+                        version: p.version,
+                    });
                 }
             }
         }
         let withhold = !self.keep_clinical && !request.diagnoses.is_empty();
-        let lines: Vec<serde_json::Value> = d
+        let lines: Vec<LineOut> = d
             .lines
             .iter()
-            .map(|l| {
-                let citations: Vec<serde_json::Value> = l
+            .map(|l| LineOut {
+                citations: l
                     .citations
                     .iter()
                     .map(|c| {
-                        if withhold && c.names_indication {
-                            serde_json::json!({
-                                "policy": c.policy, "version": c.version, "section": c.section,
-                                "withheld": "indication",
-                            })
-                        } else {
-                            serde_json::json!({
-                                "policy": c.policy, "version": c.version, "section": c.section, "path": c.path,
-                            })
+                        let hide = withhold && c.names_indication;
+                        CitationOut {
+                            path: (!hide).then_some(c.path),
+                            policy: c.policy,
+                            section: c.section,
+                            version: c.version,
+                            withheld: hide.then_some("indication"),
                         }
                     })
-                    .collect();
-                serde_json::json!({
-                    "code": l.code,
-                    "modifiers": l.modifiers,
-                    "coverage": l.coverage,
-                    "reasons": l.reasons,
-                    "prior_auth": l.prior_auth,
-                    "citations": citations,
-                })
+                    .collect(),
+                code: &l.code,
+                coverage: l.coverage,
+                modifiers: &l.modifiers,
+                prior_auth: l.prior_auth,
+                reasons: &l.reasons,
             })
             .collect();
+        let raw = |v: String| serde_json::value::RawValue::from_string(v);
         let request_digest = match &self.digest_key {
             Some(key) => Some(key.digest(&serde_json::to_vec(request)?)),
             None => None,
         };
         Ok(DecisionRecord {
-            id: uuid::Uuid::new_v4().to_string(),
+            // Time-ordered (v7): each insert lands at the end of the primary
+            // key's B-tree instead of a random page of it, which a random id
+            // would have to read back from disk once the log outgrows the cache.
+            id: uuid::Uuid::now_v7().to_string(),
             decided_at: store::now(),
             source: source.to_string(),
             request_digest,
@@ -148,11 +180,15 @@ impl RecordPolicy {
             date_of_service: d.date.to_string(),
             outcome: outcome.id().to_string(),
             policy_keys: format!(",{},", keys.join(",")),
-            policies: serde_json::Value::Array(policies),
-            lines: serde_json::Value::Array(lines),
-            clinical: self
-                .keep_clinical
-                .then(|| serde_json::json!({ "diagnoses": request.diagnoses })),
+            policies: raw(serde_json::to_string(&policies)?)?,
+            lines: raw(serde_json::to_string(&lines)?)?,
+            clinical: if self.keep_clinical {
+                Some(raw(serde_json::to_string(
+                    &serde_json::json!({ "diagnoses": request.diagnoses }),
+                )?)?)
+            } else {
+                None
+            },
         })
     }
 }
@@ -180,8 +216,6 @@ pub enum LogError {
 
 /// The most decisions one transaction writes.
 const MAX_BATCH: usize = 512;
-/// How long the writer waits for more decisions before committing a batch.
-const LINGER: Duration = Duration::from_millis(2);
 
 impl DecisionLog {
     /// Starts the writer; it ends when every `DecisionLog` handle is dropped
@@ -192,16 +226,19 @@ impl DecisionLog {
             let mut batch: Vec<Item> = Vec::new();
             let mut records: Vec<DecisionRecord> = Vec::with_capacity(MAX_BATCH);
             while let Some(first) = rx.recv().await {
+                // Natural group commit: take what queued up while the last
+                // batch was being written, without waiting for more. Under
+                // load a batch is as big as the traffic of one fsync; when
+                // idle a decision is written at once.
                 let mut count = first.0.len();
                 batch.push(first);
-                let deadline = tokio::time::Instant::now() + LINGER;
                 while count < MAX_BATCH {
-                    match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(item)) => {
+                    match rx.try_recv() {
+                        Ok(item) => {
                             count += item.0.len();
                             batch.push(item);
                         }
-                        _ => break,
+                        Err(_) => break,
                     }
                 }
                 records.clear();

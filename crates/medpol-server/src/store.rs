@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{NaiveDate, SecondsFormat, Utc};
 use medpol_core::model::{Catalog, Payer, Policy};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
@@ -91,16 +92,16 @@ pub struct DecisionRecord {
     pub policy_keys: String,
     /// The policies applied, with the version of each (JSON).
     #[schema(value_type = Vec<Object>)]
-    pub policies: serde_json::Value,
+    pub policies: Box<RawValue>,
     /// Per line: code, coverage, reasons, prior auth, citations (JSON). A
     /// citation of a statement chosen by diagnosis carries `withheld:
     /// "indication"` instead of its path unless clinical data is kept.
     #[schema(value_type = Vec<Object>)]
-    pub lines: serde_json::Value,
+    pub lines: Box<RawValue>,
     /// Diagnoses, kept only when the service is configured to keep clinical data.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub clinical: Option<serde_json::Value>,
+    pub clinical: Option<Box<RawValue>>,
 }
 
 /// Filters for reading the decision log.
@@ -157,6 +158,11 @@ impl Store {
                             .execute(&mut *conn)
                             .await?;
                         sqlx::query("PRAGMA synchronous = FULL")
+                            .execute(&mut *conn)
+                            .await?;
+                        // 64 MiB of page cache per connection (the default is 2 MiB):
+                        // the log's indexes stay in memory under load.
+                        sqlx::query("PRAGMA cache_size = -65536")
                             .execute(&mut *conn)
                             .await?;
                         sqlx::query("PRAGMA busy_timeout = 5000")
@@ -370,53 +376,22 @@ impl Store {
             .collect()
     }
 
-    /// Writes decisions in one transaction: multi-row inserts of a fixed
-    /// size (so the prepared statement is reused), then single rows.
+    /// Writes decisions in one transaction, as multi-row inserts of at most
+    /// `ROWS` rows: one round trip to the database per 32 decisions. The
+    /// statements' text is built once per backend and row count, so each is
+    /// prepared once per connection and reused.
     pub async fn insert_decisions(&self, records: &[DecisionRecord]) -> anyhow::Result<()> {
-        const COLUMNS: usize = 13;
-        const ROWS: usize = 32;
-        // SQLite resolves each `$N` by walking its parameter names, which is
-        // quadratic in a statement this wide; `?` is positional.
-        let postgres = self.backend == Backend::Postgres;
-        let insert_sql = |rows: usize| -> String {
-            let mut sql = String::from(
-                "INSERT INTO decisions (id, decided_at, source, request_digest, payer, product, setting, \
-                 date_of_service, outcome, policy_keys, policies, lines, clinical) VALUES ",
-            );
-            for i in 0..rows {
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push('(');
-                for c in 0..COLUMNS {
-                    if c > 0 {
-                        sql.push(',');
-                    }
-                    if postgres {
-                        sql.push_str(&format!("${}", i * COLUMNS + c + 1));
-                    } else {
-                        sql.push('?');
-                    }
-                }
-                sql.push(')');
-            }
-            sql
+        let statements = match self.backend {
+            Backend::Sqlite => &INSERT_DECISIONS.0,
+            Backend::Postgres => &INSERT_DECISIONS.1,
         };
-        let many = insert_sql(ROWS);
-        let one = insert_sql(1);
         let mut tx = self.pool.begin().await?;
-        let mut chunks = records.chunks_exact(ROWS);
-        for chunk in chunks.by_ref() {
-            let mut q = sqlx::query(&many);
+        for chunk in records.chunks(INSERT_ROWS) {
+            let mut q = sqlx::query(&statements[chunk.len() - 1]);
             for r in chunk {
                 q = bind_decision(q, r);
             }
             q.execute(&mut *tx).await?;
-        }
-        for r in chunks.remainder() {
-            bind_decision(sqlx::query(&one), r)
-                .execute(&mut *tx)
-                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -468,9 +443,9 @@ impl Store {
                     date_of_service: text(7)?,
                     outcome: text(8)?,
                     policy_keys: text(9)?,
-                    policies: serde_json::from_str(&text(10)?)?,
-                    lines: serde_json::from_str(&text(11)?)?,
-                    clinical: clinical.as_deref().map(serde_json::from_str).transpose()?,
+                    policies: RawValue::from_string(text(10)?)?,
+                    lines: RawValue::from_string(text(11)?)?,
+                    clinical: clinical.map(RawValue::from_string).transpose()?,
                 })
             })
             .collect()
@@ -556,6 +531,43 @@ impl Store {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
+/// The most rows one `INSERT INTO decisions` statement carries.
+const INSERT_ROWS: usize = 32;
+
+/// `INSERT INTO decisions` statements for 1..=INSERT_ROWS rows: SQLite's
+/// (positional `?`: SQLite resolves each `$N` by walking its parameter
+/// names, quadratic in a statement this wide) and PostgreSQL's (`$N`).
+static INSERT_DECISIONS: std::sync::LazyLock<(Vec<String>, Vec<String>)> = std::sync::LazyLock::new(
+    || {
+        const COLUMNS: usize = 13;
+        let sql = |rows: usize, postgres: bool| -> String {
+            let mut sql = String::from(
+                "INSERT INTO decisions (id, decided_at, source, request_digest, payer, product, setting, \
+                 date_of_service, outcome, policy_keys, policies, lines, clinical) VALUES ",
+            );
+            for i in 0..rows {
+                sql.push_str(if i > 0 { ",(" } else { "(" });
+                for c in 0..COLUMNS {
+                    if c > 0 {
+                        sql.push(',');
+                    }
+                    if postgres {
+                        sql.push_str(&format!("${}", i * COLUMNS + c + 1));
+                    } else {
+                        sql.push('?');
+                    }
+                }
+                sql.push(')');
+            }
+            sql
+        };
+        (
+            (1..=INSERT_ROWS).map(|n| sql(n, false)).collect(),
+            (1..=INSERT_ROWS).map(|n| sql(n, true)).collect(),
+        )
+    },
+);
+
 fn bind_decision<'q>(q: AnyQuery<'q>, r: &'q DecisionRecord) -> AnyQuery<'q> {
     q.bind(&r.id)
         .bind(&r.decided_at)
@@ -568,9 +580,9 @@ fn bind_decision<'q>(q: AnyQuery<'q>, r: &'q DecisionRecord) -> AnyQuery<'q> {
         .bind(&r.date_of_service)
         .bind(&r.outcome)
         .bind(&r.policy_keys)
-        .bind(r.policies.to_string())
-        .bind(r.lines.to_string())
-        .bind(r.clinical.as_ref().map(|c| c.to_string()))
+        .bind(r.policies.get())
+        .bind(r.lines.get())
+        .bind(r.clinical.as_deref().map(RawValue::get))
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -643,8 +655,8 @@ pub(crate) mod tests {
             date_of_service: "2025-06-01".into(),
             outcome: "not-covered".into(),
             policy_keys: ",bcbsma/183,".into(),
-            policies: serde_json::json!([]),
-            lines: serde_json::json!([]),
+            policies: RawValue::from_string("[]".into()).unwrap(),
+            lines: RawValue::from_string("[]".into()).unwrap(),
             clinical: None,
         }
     }
