@@ -19,6 +19,194 @@ pub(super) struct Assertion {
     pub(super) card: Option<(&'static str, String, String)>,
 }
 
+impl Assertion {
+    /// An order this service makes no coverage determination for, and why.
+    fn undecided(reason: String) -> Assertion {
+        Assertion {
+            codes: Vec::new(),
+            covered: "indeterminate",
+            pa_needed: None,
+            doc_needed: None,
+            info_needed: None,
+            reasons: vec![reason],
+            policy_links: Vec::new(),
+            assertion_id: format!("none-{}", uuid::Uuid::new_v4()),
+            card: None,
+        }
+    }
+}
+
+/// An order with no code a medical policy is written in.
+pub(super) fn no_decidable_code(order: &Order<'_>, payer_name: &str) -> Assertion {
+    let what = format!(
+        "{} {}",
+        text(&order.resource["resourceType"]),
+        text(&order.resource["id"])
+    );
+    let given = if order.other_codings.is_empty() {
+        "none".to_string()
+    } else {
+        order.other_codings.join(", ")
+    };
+    Assertion::undecided(format!(
+        "{what} carries no HCPCS, CPT or ICD-10-PCS code that {payer_name} medical policies are written in (codes given: {given}); no coverage determination is made."
+    ))
+}
+
+/// A member whose Coverage maps to no line of business decided here.
+pub(super) fn coverage_not_mapped() -> Assertion {
+    Assertion::undecided("The member's Coverage does not map to a line of business this service decides for (coverage-not-found); no coverage determination is made.".into())
+}
+
+/// The CRD answer for one order, from its determinations (one per setting
+/// decided: the order's own, or outpatient and inpatient when it gives none).
+/// The rules, from the CRD guide's coverage-information extension:
+/// - only lines a policy governs decide, and only their codes are named;
+///   none governed: `indeterminate`, the member's benefits apply;
+/// - the lines agree: their coverage; they differ: `conditional`, with
+///   `info-needed` `location` (no setting given) or `detail-code`;
+/// - no `pa-needed` on a `not-covered` assertion (crd-ci-q2); prior
+///   authorization that differs is `conditional`; conditional coverage
+///   without a prior-auth answer has `pa-needed` `conditional`;
+/// - conditional coverage resting on medical-necessity criteria needs the
+///   clinician's documentation: `doc-needed` `clinical`, `withpa` when
+///   prior authorization is needed, else `withclaim`;
+/// - whatever is conditional has an `info-needed` (crd-ci-q3): `OTH` when no
+///   other applies, its reason saying what is needed;
+/// - a card only for `not-covered` (warning) and `auth-needed` (info).
+pub(super) fn assertion_of(
+    order: &Order<'_>,
+    decided: &[(Setting, Determination<'_>)],
+    payer_name: &str,
+    base: &str,
+    assertion_id: String,
+) -> Option<Assertion> {
+    let (_, first) = decided.first()?;
+    let governed: Vec<&LineDetermination> = decided
+        .iter()
+        .flat_map(|(_, d)| d.lines.iter().filter(|l| l.coverage != Coverage::NoPolicy))
+        .collect();
+    if governed.is_empty() {
+        return Some(Assertion {
+            assertion_id,
+            ..Assertion::undecided(format!(
+                "No {payer_name} medical policy in effect on {} governs {}; this is not a coverage decision: the member's benefits apply.",
+                order.date,
+                codes_text(&order.codes)
+            ))
+        });
+    }
+    let mut governed_codes: Vec<Code> = Vec::new();
+    for l in &governed {
+        if !governed_codes.contains(&l.code) {
+            governed_codes.push(l.code);
+        }
+    }
+    let missing = if order.setting.is_none() {
+        "location"
+    } else {
+        "detail-code"
+    };
+    let first_coverage = governed[0].coverage;
+    let first_pa = governed[0].prior_auth;
+    let mut info_needed = None;
+    let covered = if governed.iter().all(|l| l.coverage == first_coverage) {
+        covered_code(first_coverage)
+    } else {
+        info_needed = Some(missing);
+        "conditional"
+    };
+    let mut pa_needed = if covered == "not-covered" {
+        None
+    } else if governed.iter().all(|l| l.prior_auth == first_pa) {
+        pa_code(first_pa)
+    } else {
+        info_needed = info_needed.or(Some(missing));
+        Some("conditional")
+    };
+    if covered == "conditional" && pa_needed.is_none() {
+        pa_needed = Some("conditional");
+    }
+    let criteria = governed
+        .iter()
+        .any(|l| l.reasons.contains(&Reason::MedicalNecessityCriteria));
+    let doc_needed = (covered == "conditional" && criteria).then(|| {
+        let purpose = if pa_needed == Some("auth-needed") {
+            "withpa"
+        } else {
+            "withclaim"
+        };
+        ("clinical", purpose)
+    });
+    if (covered == "conditional" || pa_needed == Some("conditional")) && info_needed.is_none() {
+        info_needed = Some("OTH");
+    }
+    let mut reasons = reason_text(first);
+    if let Some((_, second)) = decided.get(1) {
+        reasons.extend(reason_text(second));
+        reasons.push("The order does not say whether it is inpatient or outpatient; the answer for each is given.".into());
+    }
+    let mut links: Vec<(String, String)> = Vec::new();
+    for l in &governed {
+        for p in &l.policies {
+            let url = format!(
+                "{base}/api/v1/policies/{}/{}?date={}",
+                p.payer, p.number, order.date
+            );
+            if !links.iter().any(|(_, u)| u == &url) {
+                links.push((
+                    format!(
+                        "{} medical policy {}: {}",
+                        p.payer.to_uppercase(),
+                        p.number,
+                        p.title
+                    ),
+                    url,
+                ));
+            }
+        }
+    }
+    let card = match (covered, pa_needed) {
+        ("not-covered", _) => Some((
+            "warning",
+            truncate(
+                &format!(
+                    "{} is not covered for this member ({}) per {}",
+                    codes_text(&governed_codes),
+                    payer_name,
+                    links.first().map(|l| l.0.as_str()).unwrap_or("policy")
+                ),
+                140,
+            ),
+            reasons.join("\n\n"),
+        )),
+        (_, Some("auth-needed")) => Some((
+            "info",
+            truncate(
+                &format!(
+                    "Prior authorization is required for {} ({})",
+                    codes_text(&governed_codes),
+                    payer_name
+                ),
+                140,
+            ),
+            reasons.join("\n\n"),
+        )),
+        _ => None,
+    };
+    Some(Assertion {
+        codes: governed_codes,
+        covered,
+        pa_needed,
+        doc_needed,
+        info_needed,
+        reasons,
+        policy_links: links,
+        assertion_id,
+        card,
+    })
+}
+
 pub(super) fn covered_code(c: Coverage) -> &'static str {
     match c {
         Coverage::Covered => "covered",

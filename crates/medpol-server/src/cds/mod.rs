@@ -25,7 +25,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use medpol_core::code::{Code, CodeSystem};
-use medpol_core::determination::{Coverage, CriterionNode, Determination, PriorAuth, Reason};
+use medpol_core::determination::{
+    Coverage, CriterionNode, Determination, LineDetermination, PriorAuth, Reason,
+};
 use medpol_core::model::Combine;
 use medpol_core::request::{Request, ServiceLine};
 use medpol_core::Setting;
@@ -680,7 +682,9 @@ async fn call(
 }
 
 /// Decides one order: `Ok(None)` when there is nothing to assert. The
-/// decisions made go to `records`, for the caller to log in one commit.
+/// decisions made go to `records`, for the caller to log in one commit; the
+/// CRD answer itself is [`assertion_of`], a pure function of the order and
+/// its determinations.
 #[allow(clippy::too_many_arguments)]
 // The error is the HTTP answer itself, built at most once per call.
 #[allow(clippy::result_large_err)]
@@ -694,49 +698,11 @@ fn decide_order(
     base: &str,
     have_coverage: bool,
 ) -> Result<Option<Assertion>, Response> {
-    let what = format!(
-        "{} {}",
-        text(&order.resource["resourceType"]),
-        text(&order.resource["id"])
-    );
     if order.codes.is_empty() {
-        if !have_coverage {
-            return Ok(None);
-        }
-        let given = if order.other_codings.is_empty() {
-            "none".to_string()
-        } else {
-            order.other_codings.join(", ")
-        };
-        return Ok(Some(Assertion {
-            codes: Vec::new(),
-            covered: "indeterminate",
-            pa_needed: None,
-            doc_needed: None,
-            info_needed: None,
-            reasons: vec![format!(
-                "{what} carries no HCPCS, CPT or ICD-10-PCS code that {payer_name} medical policies are written in (codes given: {given}); no coverage determination is made."
-            )],
-            policy_links: Vec::new(),
-            assertion_id: format!("none-{}", uuid::Uuid::new_v4()),
-            card: None,
-        }));
+        return Ok(have_coverage.then(|| no_decidable_code(order, payer_name)));
     }
     let Some(product) = product else {
-        if !have_coverage {
-            return Ok(None);
-        }
-        return Ok(Some(Assertion {
-            codes: Vec::new(),
-            covered: "indeterminate",
-            pa_needed: None,
-            doc_needed: None,
-            info_needed: None,
-            reasons: vec!["The member's Coverage does not map to a line of business this service decides for (coverage-not-found); no coverage determination is made.".into()],
-            policy_links: Vec::new(),
-            assertion_id: format!("none-{}", uuid::Uuid::new_v4()),
-            card: None,
-        }));
+        return Ok(have_coverage.then(coverage_not_mapped));
     };
     let (payer_id, product_id) = engine.product_ids(product);
     let settings: Vec<Setting> = match order.setting {
@@ -765,154 +731,13 @@ fn decide_order(
         records.push(record);
         decided.push((setting, d));
     }
-    let Some((_, first)) = decided.first() else {
-        return Ok(None);
-    };
-
-    // Lines with a policy decide; codes no policy governs only inform.
-    let governed: Vec<_> = decided
-        .iter()
-        .flat_map(|(_, d)| d.lines.iter().filter(|l| l.coverage != Coverage::NoPolicy))
-        .collect();
-    if governed.is_empty() {
-        return Ok(Some(Assertion {
-            codes: Vec::new(),
-            covered: "indeterminate",
-            pa_needed: None,
-            doc_needed: None,
-            info_needed: None,
-            reasons: vec![format!(
-                "No {payer_name} medical policy in effect on {} governs {}; this is not a coverage decision: the member's benefits apply.",
-                order.date,
-                codes_text(&order.codes)
-            )],
-            policy_links: Vec::new(),
-            assertion_id: ids.join(","),
-            card: None,
-        }));
-    }
-    // Only codes a policy governs are named: never an assertion about the others.
-    let mut governed_codes: Vec<Code> = Vec::new();
-    for l in &governed {
-        if !governed_codes.contains(&l.code) {
-            governed_codes.push(l.code);
-        }
-    }
-    let coverages: Vec<Coverage> = governed.iter().map(|l| l.coverage).collect();
-    let pas: Vec<PriorAuth> = governed.iter().map(|l| l.prior_auth).collect();
-    let same = |v: &[Coverage]| v.windows(2).all(|w| w[0] == w[1]);
-    let same_pa = |v: &[PriorAuth]| v.windows(2).all(|w| w[0] == w[1]);
-    let mut info_needed = None;
-    let covered = if same(&coverages) {
-        covered_code(coverages[0])
-    } else {
-        info_needed = Some(if order.setting.is_none() {
-            "location"
-        } else {
-            "detail-code"
-        });
-        "conditional"
-    };
-    let mut pa_needed = if covered == "not-covered" {
-        // crd-ci-q2: no pa-needed on a not-covered assertion.
-        None
-    } else if same_pa(&pas) {
-        pa_code(pas[0])
-    } else {
-        info_needed = info_needed.or(Some(if order.setting.is_none() {
-            "location"
-        } else {
-            "detail-code"
-        }));
-        Some("conditional")
-    };
-    if covered == "conditional" && pa_needed.is_none() {
-        pa_needed = Some("conditional");
-    }
-    // Coverage that rests on criteria needs the clinician's documentation
-    // (DTR); with prior authorization it goes with the request, else with
-    // the claim.
-    let criteria = governed
-        .iter()
-        .any(|l| l.reasons.contains(&Reason::MedicalNecessityCriteria));
-    let doc_needed = (covered == "conditional" && criteria).then(|| {
-        let purpose = if pa_needed == Some("auth-needed") {
-            "withpa"
-        } else {
-            "withclaim"
-        };
-        ("clinical", purpose)
-    });
-    // crd-ci-q3: info-needed whenever something is conditional; OTH comes
-    // with a reason saying what is needed (the criteria, or the diagnosis
-    // that selects the indication).
-    if (covered == "conditional" || pa_needed == Some("conditional")) && info_needed.is_none() {
-        info_needed = Some("OTH");
-    }
-    let mut reasons = reason_text(first);
-    if decided.len() > 1 {
-        reasons.extend(reason_text(&decided[1].1));
-        reasons.push("The order does not say whether it is inpatient or outpatient; the answer for each is given.".into());
-    }
-    let mut links = Vec::new();
-    for l in &governed {
-        for p in &l.policies {
-            let url = format!(
-                "{base}/api/v1/policies/{}/{}?date={}",
-                p.payer, p.number, order.date
-            );
-            if !links.iter().any(|(_, u)| u == &url) {
-                links.push((
-                    format!(
-                        "{} medical policy {}: {}",
-                        p.payer.to_uppercase(),
-                        p.number,
-                        p.title
-                    ),
-                    url,
-                ));
-            }
-        }
-    }
-    let card = match (covered, pa_needed) {
-        ("not-covered", _) => Some((
-            "warning",
-            truncate(
-                &format!(
-                    "{} is not covered for this member ({}) per {}",
-                    codes_text(&governed_codes),
-                    payer_name,
-                    links.first().map(|l| l.0.as_str()).unwrap_or("policy")
-                ),
-                140,
-            ),
-            reasons.join("\n\n"),
-        )),
-        (_, Some("auth-needed")) => Some((
-            "info",
-            truncate(
-                &format!(
-                    "Prior authorization is required for {} ({})",
-                    codes_text(&governed_codes),
-                    payer_name
-                ),
-                140,
-            ),
-            reasons.join("\n\n"),
-        )),
-        _ => None,
-    };
-    Ok(Some(Assertion {
-        codes: governed_codes.clone(),
-        covered,
-        pa_needed,
-        doc_needed,
-        info_needed,
-        reasons,
-        policy_links: links,
-        assertion_id: ids.join(","),
-        card,
-    }))
+    Ok(assertion_of(
+        order,
+        &decided,
+        payer_name,
+        base,
+        ids.join(","),
+    ))
 }
 
 #[cfg(test)]
