@@ -16,8 +16,12 @@
 //!   URLs).
 //! - `aud` must be exactly the URL of the endpoint called, so a token minted
 //!   for another service (or another hook) cannot be replayed here.
-//! - `exp`, `iat` and the lifetime (at most an hour) are checked against an
-//!   injected clock with a configurable skew, so tests are deterministic.
+//! - The signature, the algorithm, `aud`, `exp` (with the skew as leeway)
+//!   and the required claims are checked by `jsonwebtoken::decode` under one
+//!   `Validation`; what CDS Hooks adds is checked here: `iat` not in the
+//!   future and the lifetime (at most an hour), against an injected clock
+//!   with a configurable skew (so tests are deterministic; `exp` is judged by
+//!   that clock too), `jti` and `jku`.
 //! - `jti` is remembered per issuer until the token could no longer be
 //!   accepted anyway (`exp` + skew), which bounds the replay cache.
 //!
@@ -35,8 +39,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -564,8 +569,6 @@ struct RawClaims {
 struct Parsed<'a> {
     header: RawHeader,
     claims: RawClaims,
-    /// `header.claims`, the signed message.
-    message: &'a str,
     signature: &'a str,
 }
 
@@ -601,7 +604,6 @@ fn parse(token: &str) -> Result<Parsed<'_>, AuthError> {
     Ok(Parsed {
         header,
         claims,
-        message: &token[..h.len() + 1 + c.len()],
         signature: s,
     })
 }
@@ -629,6 +631,25 @@ fn time_claim(v: Option<&Value>, name: &str) -> Result<Option<u64>, AuthError> {
         // `as` saturates, so an absurd float becomes u64::MAX, not UB.
         Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
         _ => Err(bad()),
+    }
+}
+
+/// The `aud` claim, a string or a list of strings, if present.
+fn audiences(v: Option<Value>) -> Result<Option<Vec<String>>, AuthError> {
+    match v {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(vec![s])),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                _ => Err(AuthError::Malformed("`aud` holds a non-string".into())),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(AuthError::Malformed(
+            "`aud` is neither a string nor an array of strings".into(),
+        )),
     }
 }
 
@@ -730,7 +751,6 @@ impl ClientAuth {
         let Parsed {
             header,
             claims,
-            message,
             signature,
         } = parse(token)?;
 
@@ -748,13 +768,17 @@ impl ClientAuth {
                 "the header has `crit` extensions, which this service does not understand".into(),
             ));
         }
-        let signature = URL_SAFE_NO_PAD
+        // Garbage in the signature gets its own message, before any key lookup.
+        if URL_SAFE_NO_PAD
             .decode(signature)
             .ok()
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                AuthError::Malformed("the signature is empty or not base64url".into())
-            })?;
+            .is_none()
+        {
+            return Err(AuthError::Malformed(
+                "the signature is empty or not base64url".into(),
+            ));
+        }
 
         let iss = string_claim(claims.iss, "iss")?.ok_or(AuthError::MissingIssuer)?;
         let source = self
@@ -811,46 +835,68 @@ impl ClientAuth {
                 fitting
             }
         };
-        // jsonwebtoken's `verify` takes the signature base64url-encoded; we
-        // decoded it above only to reject garbage clearly.
-        let sig_b64 = URL_SAFE_NO_PAD.encode(&signature);
-        let valid = candidates.iter().any(|k| {
-            jsonwebtoken::crypto::verify(&sig_b64, message.as_bytes(), &k.key, alg).unwrap_or(false)
-        });
-        if !valid {
-            return Err(AuthError::BadSignature { iss, kid });
-        }
+        // The claims' shapes, for clear messages; nothing in them is
+        // believed before the signature has been checked below.
+        let found_aud = audiences(claims.aud)?;
+        let exp = time_claim(claims.exp.as_ref(), "exp")?;
 
-        // The signature is good: the claims are the issuer's.
-        let found = match claims.aud {
-            None => {
-                return Err(AuthError::MissingAudience {
-                    expected: audience.into(),
+        // Signature, algorithm, `aud`, `exp` with leeway and the required
+        // claims: jsonwebtoken's `decode` under one `Validation`. What CDS
+        // Hooks adds (`iat`, the lifetime, `jti`, `jku`) follows.
+        let mut validation = Validation::new(alg);
+        validation.leeway = self.skew;
+        validation.set_audience(&[audience]);
+        // `exp` is required below rather than here: RFC 7519 allows a
+        // fractional NumericDate, which jsonwebtoken cannot parse and would
+        // report as missing.
+        validation.set_required_spec_claims(&["iss", "aud"]);
+        let mut verdict = None;
+        for k in &candidates {
+            match jsonwebtoken::decode::<serde::de::IgnoredAny>(token, &k.key, &validation) {
+                Ok(_) => {
+                    verdict = Some(Ok(()));
+                    break;
+                }
+                Err(e) if matches!(e.kind(), JwtErrorKind::InvalidSignature) => continue,
+                Err(e) => {
+                    verdict = Some(Err(e));
+                    break;
+                }
+            }
+        }
+        match verdict {
+            None => return Err(AuthError::BadSignature { iss, kid }),
+            Some(Ok(())) => {}
+            // The signature is good: what failed is a claim.
+            Some(Err(e)) => {
+                return Err(match e.kind() {
+                    JwtErrorKind::MissingRequiredClaim(c) if c == "aud" => {
+                        AuthError::MissingAudience {
+                            expected: audience.into(),
+                        }
+                    }
+                    JwtErrorKind::InvalidAudience => AuthError::WrongAudience {
+                        expected: audience.into(),
+                        found: found_aud.unwrap_or_default(),
+                    },
+                    JwtErrorKind::ExpiredSignature => AuthError::Expired {
+                        exp: exp.unwrap_or(0),
+                        now: SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .map(|d| d.as_secs())
+                            .unwrap_or(0),
+                        skew: self.skew,
+                    },
+                    other => AuthError::Malformed(format!("{other:?}")),
                 })
             }
-            Some(Value::String(s)) => vec![s],
-            Some(Value::Array(items)) => items
-                .into_iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s),
-                    _ => Err(AuthError::Malformed("`aud` holds a non-string".into())),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            Some(_) => {
-                return Err(AuthError::Malformed(
-                    "`aud` is neither a string nor an array of strings".into(),
-                ))
-            }
-        };
-        if !found.iter().any(|a| a == audience) {
-            return Err(AuthError::WrongAudience {
-                expected: audience.into(),
-                found,
-            });
         }
 
+        // jsonwebtoken judges `exp` by the system clock; the same rule by the
+        // injected one keeps `exp`, `iat` and the replay window judged at one
+        // instant (and tests deterministic).
         let skew = self.skew;
-        let exp = time_claim(claims.exp.as_ref(), "exp")?.ok_or(AuthError::MissingExpiry)?;
+        let exp = exp.ok_or(AuthError::MissingExpiry)?;
         if now > exp.saturating_add(skew) {
             return Err(AuthError::Expired { exp, now, skew });
         }
@@ -941,7 +987,17 @@ mod tests {
 
     const ISS: &str = "https://ehr.example.org";
     const AUD: &str = "https://cds.example.com/cds-services/medpol-crd-order-sign";
-    const NOW: u64 = 1_750_000_000;
+    /// The tests' "now": the real time, read once. jsonwebtoken judges
+    /// `exp` by the system clock, so tokens must be fresh in real time too.
+    fn now() -> u64 {
+        static NOW: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        });
+        *NOW
+    }
 
     fn keys_dir() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys")
@@ -965,8 +1021,8 @@ mod tests {
         json!({
             "iss": ISS,
             "aud": AUD,
-            "exp": NOW + 300,
-            "iat": NOW,
+            "exp": now() + 300,
+            "iat": now(),
             "jti": fresh_jti(),
         })
     }
@@ -998,7 +1054,7 @@ mod tests {
     }
 
     fn check(token: &str) -> Result<ClientClaims, AuthError> {
-        auth().verify(token, AUD, at(NOW))
+        auth().verify(token, AUD, at(now()))
     }
 
     #[test]
@@ -1007,7 +1063,7 @@ mod tests {
         let ok = check(&es384(&c)).expect("accepted");
         assert_eq!(ok.iss, ISS);
         assert_eq!(ok.jti, c["jti"].as_str().unwrap());
-        assert_eq!((ok.iat, ok.exp), (NOW, NOW + 300));
+        assert_eq!((ok.iat, ok.exp), (now(), now() + 300));
         assert_eq!(ok.sub, None);
     }
 
@@ -1216,34 +1272,48 @@ mod tests {
     #[test]
     fn rejects_expired() {
         let mut c = claims();
-        c["iat"] = json!(NOW - 400);
-        c["exp"] = json!(NOW - 100);
+        c["iat"] = json!(now() - 400);
+        c["exp"] = json!(now() - 100);
         let e = check(&es384(&c)).expect_err("refused");
         assert!(matches!(e, AuthError::Expired { .. }), "{e}");
         c.as_object_mut().unwrap().remove("exp");
         assert!(matches!(check(&es384(&c)), Err(AuthError::MissingExpiry)));
     }
 
+    /// `exp` is jsonwebtoken's check (its `Validation`, by the system
+    /// clock) as well as ours (by the injected clock): a token fresh by an
+    /// injected clock set in the past is still refused.
+    #[test]
+    fn exp_is_checked_by_jsonwebtoken_too() {
+        let mut c = claims();
+        c["iat"] = json!(now() - 4000);
+        c["exp"] = json!(now() - 3000);
+        let e = auth()
+            .verify(&es384(&c), AUD, at(now() - 3100))
+            .expect_err("expired by the system clock");
+        assert!(matches!(e, AuthError::Expired { .. }), "{e}");
+    }
+
     #[test]
     fn accepts_within_skew() {
         let mut c = claims();
-        c["iat"] = json!(NOW - 200);
-        c["exp"] = json!(NOW - 20);
+        c["iat"] = json!(now() - 200);
+        c["exp"] = json!(now() - 20);
         check(&es384(&c)).expect("exp 20 s ago is within the 30 s skew");
         let mut c = claims();
-        c["iat"] = json!(NOW + 20);
+        c["iat"] = json!(now() + 20);
         check(&es384(&c)).expect("iat 20 s ahead is within the 30 s skew");
         let mut c = claims();
-        c["iat"] = json!(NOW - 200);
-        c["exp"] = json!(NOW - 31);
+        c["iat"] = json!(now() - 200);
+        c["exp"] = json!(now() - 31);
         assert!(matches!(check(&es384(&c)), Err(AuthError::Expired { .. })));
     }
 
     #[test]
     fn rejects_iat_in_future() {
         let mut c = claims();
-        c["iat"] = json!(NOW + 120);
-        c["exp"] = json!(NOW + 400);
+        c["iat"] = json!(now() + 120);
+        c["exp"] = json!(now() + 400);
         let e = check(&es384(&c)).expect_err("refused");
         assert!(matches!(e, AuthError::IssuedInFuture { .. }), "{e}");
         c.as_object_mut().unwrap().remove("iat");
@@ -1253,15 +1323,15 @@ mod tests {
     #[test]
     fn rejects_too_long_lifetime() {
         let mut c = claims();
-        c["exp"] = json!(NOW + 3601);
+        c["exp"] = json!(now() + 3601);
         let e = check(&es384(&c)).expect_err("refused");
         assert!(
             matches!(e, AuthError::BadLifetime { lifetime: 3601 }),
             "{e}"
         );
-        c["exp"] = json!(NOW + 3600);
+        c["exp"] = json!(now() + 3600);
         check(&es384(&c)).expect("exactly an hour is allowed");
-        c["exp"] = json!(NOW);
+        c["exp"] = json!(now());
         assert!(matches!(
             check(&es384(&c)),
             Err(AuthError::BadLifetime { .. })
@@ -1283,31 +1353,32 @@ mod tests {
         let auth = auth();
         let c = claims();
         let t = es384(&c);
-        auth.verify(&t, AUD, at(NOW)).expect("first use");
-        let e = auth.verify(&t, AUD, at(NOW + 1)).expect_err("replay");
+        auth.verify(&t, AUD, at(now())).expect("first use");
+        let e = auth.verify(&t, AUD, at(now() + 1)).expect_err("replay");
         assert!(matches!(e, AuthError::Replayed { .. }), "{e}");
         // Same jti in a different (freshly signed) token is a replay too.
         let t2 = sign(Algorithm::RS384, "rs384.pem", Some("rs384-1"), &c);
         assert!(matches!(
-            auth.verify(&t2, AUD, at(NOW + 2)),
+            auth.verify(&t2, AUD, at(now() + 2)),
             Err(AuthError::Replayed { .. })
         ));
         // A refused token does not burn its jti.
         let mut c3 = claims();
         c3["aud"] = json!("https://elsewhere.example");
-        assert!(auth.verify(&es384(&c3), AUD, at(NOW)).is_err());
+        assert!(auth.verify(&es384(&c3), AUD, at(now())).is_err());
         c3["aud"] = json!(AUD);
-        auth.verify(&es384(&c3), AUD, at(NOW)).expect("jti unused");
+        auth.verify(&es384(&c3), AUD, at(now()))
+            .expect("jti unused");
     }
 
     #[test]
     fn replay_cache_forgets_expired_tokens() {
         let auth = auth();
         let c = claims();
-        auth.verify(&es384(&c), AUD, at(NOW)).unwrap();
+        auth.verify(&es384(&c), AUD, at(now())).unwrap();
         assert_eq!(lock(&auth.seen).len(), 1);
         // Past exp + skew the entry goes when the next token arrives.
-        let later = NOW + 300 + 31;
+        let later = now() + 300 + 31;
         let mut c2 = claims();
         c2["iat"] = json!(later);
         c2["exp"] = json!(later + 60);
@@ -1323,10 +1394,10 @@ mod tests {
             json!({"iss": ISS, "aud": 5}),
             json!({"iss": ISS, "aud": [AUD, 5]}),
             json!({"iss": ISS, "aud": AUD, "exp": "soon"}),
-            json!({"iss": ISS, "aud": AUD, "exp": -5, "iat": NOW}),
+            json!({"iss": ISS, "aud": AUD, "exp": -5, "iat": now()}),
             json!({"iss": ISS, "aud": AUD, "exp": 1e300, "iat": 0, "jti": "x"}),
-            json!({"iss": ISS, "aud": AUD, "exp": NOW + 10, "iat": NOW, "jti": 5}),
-            json!({"iss": ISS, "aud": AUD, "exp": NOW + 10, "iat": NOW, "jti": "y", "sub": []}),
+            json!({"iss": ISS, "aud": AUD, "exp": now() + 10, "iat": now(), "jti": 5}),
+            json!({"iss": ISS, "aud": AUD, "exp": now() + 10, "iat": now(), "jti": "y", "sub": []}),
             json!({"iss": ISS, "aud": AUD, "exp": u64::MAX, "iat": u64::MAX, "jti": "z"}),
         ];
         for claims in odd {
@@ -1335,7 +1406,7 @@ mod tests {
         }
         // Fractional NumericDates are fine.
         let mut f = c.clone();
-        f["exp"] = json!((NOW + 300) as f64 + 0.5);
+        f["exp"] = json!((now() + 300) as f64 + 0.5);
         check(&es384(&f)).expect("fractional exp accepted");
     }
 
@@ -1439,7 +1510,7 @@ mod tests {
         let auth = ClientAuth::new(vec![client], Duration::from_secs(30)).unwrap();
         let t = es384(&claims());
         assert!(auth.needs_network(&t));
-        auth.verify(&t, AUD, at(NOW))
+        auth.verify(&t, AUD, at(now()))
             .expect("accepted with fetched keys");
         server.join().unwrap();
         // Cached now: no network, and the server (gone) is not asked again.
@@ -1454,7 +1525,7 @@ mod tests {
         )
         .unwrap();
         assert!(!auth.needs_network(&t2));
-        auth.verify(&t2, AUD, at(NOW))
+        auth.verify(&t2, AUD, at(now()))
             .expect("configured jku is honoured");
     }
 
@@ -1473,7 +1544,7 @@ mod tests {
         };
         let auth = ClientAuth::new(vec![client], Duration::from_secs(30)).unwrap();
         let e = auth
-            .verify(&es384(&claims()), AUD, at(NOW))
+            .verify(&es384(&claims()), AUD, at(now()))
             .expect_err("no keys");
         assert!(matches!(e, AuthError::JwksFetch { .. }), "{e}");
         // The failure is rate-limited too.
