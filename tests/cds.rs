@@ -791,10 +791,7 @@ fn criteria_answer_doc_needed_and_an_unknown_indication_answers_info_needed() {
 
 /// Two replicas behind one public URL, on one database: a token accepted by
 /// one is refused by the other (the `jti` is remembered in the store).
-#[test]
-fn a_token_cannot_be_replayed_against_another_replica() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("m.db").display());
+fn token_replayed_against_another_replica(db: &str) {
     let clients = keys().join("clients.toml");
     let public = "https://crd.example.org";
     let args = [
@@ -803,8 +800,8 @@ fn a_token_cannot_be_replayed_against_another_replica() {
         "--public-url",
         public,
     ];
-    let a = Server::start(&db, &args);
-    let b = Server::start(&db, &args);
+    let a = Server::start(db, &args);
+    let b = Server::start(db, &args);
     let aud = format!("{public}/cds-services/order-sign-crd");
     let body = order_sign(
         ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "PPO"),
@@ -818,4 +815,21 @@ fn a_token_cannot_be_replayed_against_another_replica() {
     // A new token is fine on either.
     let fresh = token_with(Algorithm::ES384, "es384-1", "es384.pem", claims(&aud));
     assert_eq!(call(&b, "order-sign-crd", &body, Some(&fresh)).0, 200);
+}
+
+#[test]
+fn a_token_cannot_be_replayed_against_another_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    token_replayed_against_another_replica(&format!(
+        "sqlite://{}",
+        dir.path().join("m.db").display()
+    ));
+}
+
+#[test]
+fn a_token_cannot_be_replayed_against_another_replica_on_postgres() {
+    let Some(db) = postgres_database() else {
+        return;
+    };
+    token_replayed_against_another_replica(&db.url());
 }
