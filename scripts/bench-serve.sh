@@ -4,7 +4,8 @@
 # endpoint GET /healthz, in the same run, with wrk.
 #
 # Usage: scripts/bench-serve.sh [DURATION] [CONNECTIONS] [DATABASE-URL]
-#   default: 10s, 32 connections, a fresh SQLite file.
+#   default: 10s, 32 connections, a fresh SQLite file (a PostgreSQL URL
+#   names an existing, preferably empty, database).
 # Needs wrk (Debian: apt-get install wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,8 +61,13 @@ summarize() { # label, wrk output
 T=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$URL/healthz")
 D=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/post.lua" "$URL/api/v1/determinations")
 C=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/cds.lua" "$URL/cds-services/order-sign-crd")
+# The floor for that request: the same 24 KB body posted to a service that
+# does not exist (received in full, answered 404 without being parsed).
+F=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/cds.lua" "$URL/cds-services/no-such-service")
 summarize "GET /healthz (trivial)" "$T"
 summarize "POST /api/v1/determinations" "$D"
 summarize "POST order-sign (CDS Hooks)" "$C"
+summarize "POST 24 KB, unparsed (404)" "$F" | sed 's/non-2xx.*/(all 404: the floor for a 24 KB body)/'
 echo "$T" "$D" | awk '/Requests\/sec/ {r[n++]=$2} END {printf "ratio determinations/trivial: %.0f%%\n", 100*r[1]/r[0]}'
 echo "$T" "$C" | awk '/Requests\/sec/ {r[n++]=$2} END {printf "ratio order-sign/trivial: %.0f%%\n", 100*r[1]/r[0]}'
+echo "$T" "$F" | awk '/Requests\/sec/ {r[n++]=$2} END {printf "ratio 24 KB floor/trivial: %.0f%%\n", 100*r[1]/r[0]}'
