@@ -141,6 +141,19 @@ async fn as_operation_outcome(res: Response) -> Response {
 }
 
 /// A FHIR OperationOutcome error response.
+/// A call's body as JSON, or the 400 that says why it is not.
+// The error is the HTTP answer itself.
+#[allow(clippy::result_large_err)]
+fn json_body(body: &[u8], what: &str) -> Result<Value, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        outcome(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("the {what} is not JSON: {e}"),
+        )
+    })
+}
+
 fn outcome(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let message = crate::bounded_message(&message.into());
     let body = json!({
@@ -312,15 +325,9 @@ async fn feedback(
     if service_hook(&id).is_none() {
         return unknown_service(&id);
     }
-    let value: Value = match serde_json::from_slice(&body) {
+    let value = match json_body(&body, "feedback") {
         Ok(v) => v,
-        Err(e) => {
-            return outcome(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!("the feedback is not JSON: {e}"),
-            )
-        }
+        Err(r) => return r,
     };
     if !value["feedback"].is_array() && !value["feedback"].is_object() {
         return outcome(
@@ -404,15 +411,9 @@ async fn call(
     let Some(hook) = service_hook(&id) else {
         return unknown_service(&id);
     };
-    let request: Value = match serde_json::from_slice(&body) {
+    let request = match json_body(&body, "request") {
         Ok(v) => v,
-        Err(e) => {
-            return outcome(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!("the request is not JSON: {e}"),
-            )
-        }
+        Err(r) => return r,
     };
     if !request.is_object() {
         return outcome(
