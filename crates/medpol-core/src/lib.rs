@@ -10,11 +10,14 @@
 pub mod binding;
 pub mod code;
 pub mod determination;
+pub mod diff;
 pub mod engine;
 pub mod history;
+pub mod lint;
 pub mod markup;
 pub mod model;
 pub mod request;
+pub mod review;
 pub mod setting;
 pub mod validate;
 
