@@ -43,6 +43,26 @@ pub enum Command {
     /// With no flags: an embedded SQLite database `medpol.db` in the working directory,
     /// the bundled policies, http://127.0.0.1:8080.
     Serve(ServeArgs),
+    /// What changed in a policy between two dates (by its history), or between two catalogues.
+    ///
+    /// Example: medpol diff 183 --from 2024-03-01 --to 2025-03-01;
+    /// medpol diff --old policies/ --new proposed/
+    Diff(crate::lifecycle::DiffArgs),
+    /// Problems across the catalogue that no single file shows: contradicting policies,
+    /// pointers to nothing, overdue reviews, unreached codes, criteria without prior auth.
+    /// Exit 1 when there are errors.
+    ///
+    /// Example: medpol lint proposed/ --deny review-due
+    Lint(crate::lifecycle::LintArgs),
+    /// The review calendar: each policy's last review and when the next is due.
+    ///
+    /// Example: medpol reviews --due-within 60d
+    Reviews(crate::lifecycle::ReviewsArgs),
+    /// Replay claim lines under the current and a proposed catalogue: which lines change
+    /// outcome, by code, product and setting.
+    ///
+    /// Example: medpol impact --proposed proposed/ --claims claims.csv --changed changed.csv
+    Impact(crate::lifecycle::ImpactArgs),
     /// Generate synthetic data for benchmarks and scale tests.
     #[command(subcommand)]
     Synth(SynthCommand),
@@ -99,7 +119,7 @@ pub struct ValidateArgs {
     pub policies: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
     Json,

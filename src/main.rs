@@ -5,6 +5,7 @@
 
 mod cli;
 mod document;
+mod lifecycle;
 mod output;
 mod screen;
 
@@ -37,6 +38,8 @@ enum Failure {
     Input(String),
     /// Policy files that do not load.
     Policies(LoadError),
+    /// `lint` found errors (printed already).
+    Findings(usize),
     Internal(anyhow::Error),
 }
 
@@ -63,6 +66,10 @@ fn main() -> ExitCode {
         Err(Failure::Policies(e)) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
+        }
+        Err(Failure::Findings(n)) => {
+            eprintln!("error: {n} lint error{}", if n == 1 { "" } else { "s" });
+            ExitCode::from(1)
         }
         Err(Failure::Internal(e)) => {
             eprintln!("error: {e:#}");
@@ -292,6 +299,10 @@ fn run(cli: Cli) -> Result<()> {
             drop(out);
             return document::run_render(args);
         }
+        Command::Diff(args) => lifecycle::run_diff(args, &mut out)?,
+        Command::Lint(args) => lifecycle::run_lint(args, &mut out)?,
+        Command::Reviews(args) => lifecycle::run_reviews(args, &mut out)?,
+        Command::Impact(args) => lifecycle::run_impact(args, &mut out)?,
         Command::Synth(SynthCommand::Claims(args)) => {
             drop(out);
             return screen::run_synth_claims(args);

@@ -15,7 +15,7 @@ use crate::{compile, input, load, Failure, Result};
 
 /// A file that appears under its name only when `commit` is called: written
 /// to a temporary sibling, renamed at the end, removed if dropped uncommitted.
-struct PendingFile {
+pub(crate) struct PendingFile {
     tmp: PathBuf,
     path: PathBuf,
     file: Option<BufWriter<File>>,
@@ -25,7 +25,7 @@ struct PendingFile {
 }
 
 impl PendingFile {
-    fn create(path: &Path) -> anyhow::Result<PendingFile> {
+    pub(crate) fn create(path: &Path) -> anyhow::Result<PendingFile> {
         if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
             let file = std::fs::OpenOptions::new()
                 .write(true)
@@ -52,7 +52,7 @@ impl PendingFile {
         })
     }
 
-    fn commit(mut self) -> anyhow::Result<()> {
+    pub(crate) fn commit(mut self) -> anyhow::Result<()> {
         if let Some(mut f) = self.file.take() {
             f.flush()?;
             if self.direct {
@@ -103,8 +103,8 @@ impl Write for BarWriter {
 
 /// The input format: as given, else X12 when the input starts (after
 /// blanks) with an ISA segment, else by the file's extension, else CSV.
-fn input_format(args: &ScreenArgs, head: &[u8]) -> InputFormat {
-    match args.input_format {
+pub(crate) fn input_format(given: Option<ClaimsFormat>, name: &str, head: &[u8]) -> InputFormat {
+    match given {
         Some(ClaimsFormat::Csv) => InputFormat::Csv,
         Some(ClaimsFormat::Ndjson) => InputFormat::Ndjson,
         Some(ClaimsFormat::X12) => InputFormat::X12,
@@ -116,9 +116,7 @@ fn input_format(args: &ScreenArgs, head: &[u8]) -> InputFormat {
         {
             InputFormat::X12
         }
-        None if args.input.ends_with(".ndjson") || args.input.ends_with(".jsonl") => {
-            InputFormat::Ndjson
-        }
+        None if name.ends_with(".ndjson") || name.ends_with(".jsonl") => InputFormat::Ndjson,
         None => InputFormat::Csv,
     }
 }
@@ -147,7 +145,7 @@ pub fn run_screen(args: ScreenArgs) -> Result<()> {
         .fill_buf()
         .with_context(|| format!("reading {}", args.input))?
         .to_vec();
-    let format = input_format(&args, &head);
+    let format = input_format(args.input_format, &args.input, &head);
     let x12_map = match &args.product_map {
         Some(path) => Some(medpol_screen::x12::ProductMap::load(path).or_else(input)?),
         None => None,

@@ -200,7 +200,9 @@ fn matched<'a, T, K: Ord + Clone>(
     after: &'a [T],
     key: impl Fn(usize, &T) -> K,
 ) -> Vec<(K, Option<&'a T>, Option<&'a T>)> {
-    let mut map: BTreeMap<K, (Option<usize>, Option<&'a T>, Option<&'a T>)> = BTreeMap::new();
+    // key -> (first position in either list, before, after)
+    type Slot<'a, T> = (Option<usize>, Option<&'a T>, Option<&'a T>);
+    let mut map: BTreeMap<K, Slot<'a, T>> = BTreeMap::new();
     for (i, t) in before.iter().enumerate() {
         map.entry(key(i, t)).or_insert((Some(i), None, None)).1 = Some(t);
     }
@@ -271,7 +273,7 @@ fn code_statuses(p: &Policy) -> BTreeMap<String, (String, String)> {
         let by_list = l.statement.as_deref();
         p.statements
             .iter()
-            .find(|s| Some(s.id.as_str()) == by_list || s.code_lists.iter().any(|id| *id == l.id))
+            .find(|s| Some(s.id.as_str()) == by_list || s.code_lists.contains(&l.id))
             .map(|s| s.status.id().to_string())
             .unwrap_or_else(|| "listed".to_string())
     };
@@ -473,7 +475,7 @@ pub fn diff_policies(before: &Policy, after: &Policy) -> PolicyDiff {
                     item.clone(),
                     &b.requirement,
                     &a.requirement,
-                    |r| pa_id(r),
+                    pa_id,
                 );
                 for (label, x, y) in matched(&b.rows, &a.rows, |_, r| r.label.clone()) {
                     let ritem = format!("{item} row \"{label}\"");

@@ -124,8 +124,9 @@ pub fn lint(catalog: &Catalog, today: NaiveDate) -> Vec<Finding> {
     // index, products, grants?), from the statements that reach its table
     // (indication-specific ones left out: they depend on the diagnosis) and
     // the table's own sentence for products no statement reaches.
-    let mut by_code: HashMap<(String, &str), Vec<(usize, usize, usize, ProductSet, bool)>> =
-        HashMap::new();
+    // (system|code, payer) -> (policy, list, code index, products, grants?)
+    type Decision = (usize, usize, usize, ProductSet, bool);
+    let mut by_code: HashMap<(String, &str), Vec<Decision>> = HashMap::new();
     for (pi, p) in catalog.policies.iter().enumerate() {
         let payer = payer_of(p);
         let statement_sets: Vec<ProductSet> = p

@@ -6,6 +6,7 @@
 //! bounded whatever the input's size. Bad lines are reported with their input
 //! line number and counted; they never stop the run unless `max_errors` says so.
 
+pub mod impact;
 pub mod input;
 mod output;
 pub mod x12;
@@ -311,10 +312,12 @@ struct Stats<'e> {
     prior_auth: [u64; 4],
     by_policy: FxHashMap<&'e str, u64>,
     by_reason: FxHashMap<&'static str, u64>,
+    impact: impact::Tally<'e>,
 }
 
 impl<'e> Stats<'e> {
     fn merge(&mut self, o: Stats<'e>) {
+        self.impact.merge(o.impact);
         self.read += o.read;
         self.decided += o.decided;
         self.written += o.written;
@@ -335,6 +338,13 @@ impl<'e> Stats<'e> {
             *self.by_reason.entry(k).or_default() += v;
         }
     }
+}
+
+/// A worker's scratch for the proposed catalogue (impact analysis).
+#[derive(Default)]
+struct Proposed<'e> {
+    products: impact::ProductMap,
+    scratch: Option<LineDetermination<'e>>,
 }
 
 const COVERAGES: [Coverage; 4] = [
@@ -358,6 +368,8 @@ struct ChunkResult<'e> {
 
 struct Ctx<'e, 'o> {
     engine: &'e Engine,
+    /// Impact analysis: the proposed catalogue every line is also decided by.
+    proposed: Option<&'e Engine>,
     opts: &'o Options,
     columns: Option<&'o Columns>,
     products: Option<x12::ProductSource<'o>>,
@@ -379,6 +391,7 @@ impl<'e> Ctx<'e, '_> {
         let mut products = ProductCache::default();
         let mut diagnoses: Vec<medpol_core::Code> = Vec::new();
         let mut scratch: Option<LineDetermination<'e>> = None;
+        let mut proposed = Proposed::default();
         let mut x12_claim: Option<(u32, Result<x12::ClaimContext, LineError>)> = None;
         for i in range {
             if error_budget.is_some_and(|b| r.stats.bad >= b) {
@@ -436,7 +449,7 @@ impl<'e> Ctx<'e, '_> {
                             continue;
                         };
                         match x12::claim_line(claim, li, ctx, &diagnoses) {
-                            Ok(c) => self.decide(&mut r, &c, &mut scratch),
+                            Ok(c) => self.decide(&mut r, &c, &mut scratch, &mut proposed),
                             Err(e) => {
                                 r.stats.bad += 1;
                                 let _ = writeln!(
@@ -507,7 +520,7 @@ impl<'e> Ctx<'e, '_> {
                     continue;
                 }
             };
-            self.decide(&mut r, &claim, &mut scratch);
+            self.decide(&mut r, &claim, &mut scratch, &mut proposed);
         }
         r
     }
@@ -518,6 +531,7 @@ impl<'e> Ctx<'e, '_> {
         r: &mut ChunkResult<'e>,
         claim: &ClaimLine<'_>,
         scratch: &mut Option<LineDetermination<'e>>,
+        proposed: &mut Proposed<'e>,
     ) {
         if self.opts.parse_only {
             return;
@@ -533,6 +547,40 @@ impl<'e> Ctx<'e, '_> {
             d,
         );
         let d = &*d;
+        if let Some(engine) = self.proposed {
+            let Some(product) = proposed.products.get(self.engine, engine, claim.product) else {
+                r.stats.bad += 1;
+                r.stats.impact.product_gone += 1;
+                let (payer, product) = self.engine.product_ids(claim.product);
+                let _ = writeln!(
+                    r.errors,
+                    "claim {} line {}: product: {payer}/{product} is not offered in the proposed catalogue; the line is not compared",
+                    claim.claim_id, claim.line
+                );
+                return;
+            };
+            let after = proposed
+                .scratch
+                .get_or_insert_with(|| LineDetermination::empty(claim.service.code));
+            engine.decide_into(
+                product,
+                claim.setting,
+                claim.date,
+                &claim.service,
+                claim.diagnoses,
+                after,
+            );
+            r.stats.decided += 1;
+            impact::compare(
+                &mut r.stats.impact,
+                &mut r.out,
+                self.engine,
+                claim,
+                d,
+                after,
+            );
+            return;
+        }
         r.stats.decided += 1;
         r.stats.coverage[COVERAGES.iter().position(|c| *c == d.coverage).unwrap_or(0)] += 1;
         r.stats.prior_auth[PRIOR_AUTHS
@@ -597,6 +645,45 @@ pub fn screen(
     opts: &Options,
     progress: &mut dyn FnMut(&Summary),
 ) -> Result<Summary, ScreenError> {
+    run(engine, None, input, out, errors, opts, progress).map(|(s, _)| s)
+}
+
+/// Impact analysis: decides every line of `input` under `current` and under
+/// `proposed`, in one pass at screening speed, writes each line whose
+/// coverage or prior authorization changes to `changed` (CSV, see
+/// [`impact::CHANGED_HEADER`]) and reports the transitions. Bad lines go to
+/// `errors` as in [`screen`]; `opts.output` and `opts.only_flagged` do not apply.
+pub fn impact(
+    current: &Engine,
+    proposed: &Engine,
+    input: impl Read + Send,
+    changed: &mut dyn Write,
+    errors: &mut dyn Write,
+    opts: &Options,
+    progress: &mut dyn FnMut(&Summary),
+) -> Result<(Summary, impact::ImpactReport), ScreenError> {
+    changed.write_all(impact::CHANGED_HEADER.as_bytes())?;
+    let (summary, report) = run(
+        current,
+        Some(proposed),
+        input,
+        changed,
+        errors,
+        opts,
+        progress,
+    )?;
+    Ok((summary, report.expect("an impact run reports")))
+}
+
+fn run(
+    engine: &Engine,
+    proposed_engine: Option<&Engine>,
+    input: impl Read + Send,
+    out: &mut dyn Write,
+    errors: &mut dyn Write,
+    opts: &Options,
+    progress: &mut dyn FnMut(&Summary),
+) -> Result<(Summary, Option<impact::ImpactReport>), ScreenError> {
     let bytes = Arc::new(AtomicU64::new(0));
     let mut reader = BufReader::with_capacity(
         1 << 20,
@@ -631,7 +718,7 @@ pub fn screen(
         InputFormat::Ndjson | InputFormat::X12 => None,
     };
     let is_x12 = opts.input == InputFormat::X12;
-    if matches!(opts.output, OutputFormat::Csv) && !opts.parse_only {
+    if matches!(opts.output, OutputFormat::Csv) && !opts.parse_only && proposed_engine.is_none() {
         output::csv_header(out, is_x12)?;
     }
     let default_map;
@@ -663,6 +750,7 @@ pub fn screen(
 
     let ctx = Ctx {
         engine,
+        proposed: proposed_engine,
         opts,
         columns: columns.as_ref(),
         products,
@@ -750,11 +838,9 @@ pub fn screen(
     })?;
     out.flush()?;
     errors.flush()?;
-    Ok(summary(
-        &stats,
-        stopped_early,
-        bytes.load(Ordering::Relaxed),
-        is_x12,
+    Ok((
+        summary(&stats, stopped_early, bytes.load(Ordering::Relaxed), is_x12),
+        proposed_engine.map(|_| impact::report(&stats.impact)),
     ))
 }
 

@@ -81,7 +81,7 @@ fn short_citation(out: &mut Vec<u8>, d: &LineDetermination<'_>) {
 /// A field a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or
 /// carriage return first) gets a leading `'`, as OWASP advises for CSV
 /// exports: the claim id is the one field of a row the input chose.
-fn csv_text_field(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn csv_text_field(out: &mut Vec<u8>, s: &str) {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         csv_field(out, &format!("'{s}"));
     } else {
