@@ -516,7 +516,7 @@ pub fn run_impact(args: ImpactArgs, out: &mut dyn Write) -> Result<()> {
             let examples: Vec<String> = x
                 .examples
                 .iter()
-                .map(|e| format!("{}#{}", e.claim_id, e.line))
+                .map(|e| format!("{}#{}", e.id, e.line))
                 .collect();
             let _ = writeln!(
                 t,

@@ -13,6 +13,7 @@ pub mod determination;
 pub mod diff;
 pub mod engine;
 pub mod history;
+pub mod impact;
 pub mod lint;
 pub mod markup;
 pub mod model;

@@ -312,7 +312,7 @@ struct Stats<'e> {
     prior_auth: [u64; 4],
     by_policy: FxHashMap<&'e str, u64>,
     by_reason: FxHashMap<&'static str, u64>,
-    impact: impact::Tally<'e>,
+    impact: medpol_core::impact::Tally<'e>,
 }
 
 impl<'e> Stats<'e> {
@@ -550,7 +550,7 @@ impl<'e> Ctx<'e, '_> {
         if let Some(engine) = self.proposed {
             let Some(product) = proposed.products.get(self.engine, engine, claim.product) else {
                 r.stats.bad += 1;
-                r.stats.impact.product_gone += 1;
+                r.stats.impact.not_comparable += 1;
                 let (payer, product) = self.engine.product_ids(claim.product);
                 let _ = writeln!(
                     r.errors,
@@ -840,7 +840,7 @@ fn run(
     errors.flush()?;
     Ok((
         summary(&stats, stopped_early, bytes.load(Ordering::Relaxed), is_x12),
-        proposed_engine.map(|_| impact::report(&stats.impact)),
+        proposed_engine.map(|_| stats.impact.report()),
     ))
 }
 

@@ -42,7 +42,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        error: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             error,
@@ -52,7 +56,7 @@ impl ApiError {
         }
     }
 
-    fn field(mut self, f: impl Into<String>) -> ApiError {
+    pub(crate) fn field(mut self, f: impl Into<String>) -> ApiError {
         self.field = Some(f.into());
         self
     }
@@ -256,6 +260,11 @@ pub fn routes() -> Router<AppStateRef> {
         .route("/policies", get(list_policies).post(publish_policy))
         .route("/policies/{payer}/{number}", get(get_policy))
         .route("/policies/{payer}/{number}/versions", get(policy_versions))
+        .route(
+            "/policies/{payer}/{number}/diff",
+            get(crate::lifecycle::policy_diff),
+        )
+        .route("/reviews", get(crate::lifecycle::reviews))
         .route("/determinations", post(determine))
         .route("/decisions", get(list_decisions))
         .route("/cds-feedback", get(list_feedback))
@@ -486,7 +495,7 @@ pub struct PolicyDocument {
     pub policy: Policy,
 }
 
-fn parse_date(s: &str, field: &str) -> Result<NaiveDate, ApiError> {
+pub(crate) fn parse_date(s: &str, field: &str) -> Result<NaiveDate, ApiError> {
     iso_date::parse(s).map_err(|e| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-date", e).field(field)
     })
@@ -619,6 +628,10 @@ pub struct PublishParams {
     /// default: all dates from the policy's `effective` on.
     #[param(format = Date, pattern = "^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     in_force_from: Option<String>,
+    /// Publish nothing: answer with the diff against the revision this one
+    /// follows, the lint findings, and the impact on the decisions logged in
+    /// the last 30 days.
+    dry_run: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -628,6 +641,27 @@ pub struct Published {
     pub revision: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_force_from: Option<NaiveDate>,
+    /// Lint warnings about the publication (errors refuse it).
+    pub lint: Vec<crate::lifecycle::LintFinding>,
+}
+
+/// A publication looked at first (`dry_run=true`): nothing was published.
+#[derive(Serialize, ToSchema)]
+pub struct PublicationPreview {
+    pub dry_run: bool,
+    pub payer: String,
+    pub number: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_force_from: Option<NaiveDate>,
+    /// Against the revision in force on the day this one would start (null
+    /// for a new policy).
+    #[schema(value_type = Option<Object>)]
+    pub diff: Option<medpol_core::diff::PolicyDiff>,
+    /// Every finding; an error would refuse the publication.
+    pub lint: Vec<crate::lifecycle::LintFinding>,
+    /// Would it be refused (a lint error)?
+    pub refused: bool,
+    pub impact: crate::lifecycle::DecisionReplay,
 }
 
 /// Publish a new revision of a policy (admin). The body is a policy in the
@@ -640,7 +674,8 @@ pub struct Published {
         (String = "application/toml"),
     )),
     security(("bearer" = [])),
-    responses((status = 201, body = Published), (status = 400, body = ApiError), (status = 401, body = ApiError),
+    responses((status = 201, body = Published), (status = 200, description = "dry_run: nothing published", body = PublicationPreview),
+        (status = 400, body = ApiError), (status = 401, body = ApiError),
         (status = 415, description = "neither JSON nor TOML", body = ApiError), (status = 422, body = ApiError),
         (status = 503, description = "the store is busy; nothing was published, retry", body = ApiError)))]
 pub async fn publish_policy(
@@ -648,7 +683,7 @@ pub async fn publish_policy(
     headers: HeaderMap,
     params: Result<ApiQuery<PublishParams>, ApiError>,
     body: Result<String, axum::extract::rejection::StringRejection>,
-) -> Result<(StatusCode, Json<Published>), ApiError> {
+) -> Result<Response, ApiError> {
     require_admin(&state, &headers)?;
     let ApiQuery(params) = params?;
     let body = body.map_err(|r| ApiError::new(r.status(), "invalid-body", r.body_text()))?;
@@ -762,14 +797,69 @@ pub async fn publish_policy(
         digest: String::new(),
         policy: policy.clone(),
     });
-    let (catalog, _) = store::compose(current.engine.catalog().payers.clone(), &revisions);
-    medpol_core::Engine::compile(catalog).map_err(|e| {
+    let (catalog, kept) = store::compose(current.engine.catalog().payers.clone(), &revisions);
+    let toml_body = content_type
+        .starts_with("application/toml")
+        .then_some(body.as_str());
+    let findings = match kept.iter().position(|r| r.seq == i64::MAX) {
+        Some(at) => crate::lifecycle::lint_publication(
+            &catalog,
+            at,
+            toml_body,
+            chrono::Utc::now().date_naive(),
+        ),
+        None => Vec::new(),
+    };
+    let proposed = medpol_core::Engine::compile(catalog).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-policy",
             e.to_string(),
         )
     })?;
+    let refused = crate::lifecycle::has_errors(&findings);
+    if params.dry_run == Some(true) {
+        let day = in_force_from.unwrap_or(policy.effective);
+        // The revision this one would follow, as published (the
+        // catalogue's copy carries the window composition gave it).
+        let policies = &current.engine.catalog().policies;
+        let same = |p: &&Policy| p.payer == policy.payer && p.number == policy.number;
+        let before = policies
+            .iter()
+            .enumerate()
+            .rfind(|(_, p)| same(p) && p.decides_on(day))
+            .or_else(|| policies.iter().enumerate().rfind(|(_, p)| same(p)))
+            .map(|(i, _)| &current.revisions[i].policy);
+        let impact = crate::lifecycle::replay_decisions(&state, &current.engine, &proposed)
+            .await
+            .map_err(ApiError::internal)?;
+        return Ok(Json(PublicationPreview {
+            dry_run: true,
+            diff: before.map(|b| medpol_core::diff::diff_policies(b, &policy)),
+            payer: policy.payer,
+            number: policy.number,
+            in_force_from,
+            lint: findings,
+            refused,
+            impact,
+        })
+        .into_response());
+    }
+    if refused {
+        let errors: Vec<String> = findings
+            .iter()
+            .filter(|f| f.level == "error")
+            .map(|f| format!("{} [{}] {}: {}", f.policy, f.rule, f.field, f.message))
+            .collect();
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "lint-failed",
+            format!(
+                "the publication would make the catalogue inconsistent: {}",
+                errors.join("; ")
+            ),
+        ));
+    }
     let revision = state
         .store
         .publish(&policy, in_force_from, "admin-api", false)
@@ -800,8 +890,10 @@ pub async fn publish_policy(
             number: policy.number,
             revision,
             in_force_from,
+            lint: findings,
         }),
-    ))
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

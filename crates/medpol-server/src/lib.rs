@@ -9,6 +9,7 @@ pub mod auth;
 mod cds;
 pub mod cds_coverage;
 pub mod decision_log;
+mod lifecycle;
 mod openapi;
 pub mod store;
 

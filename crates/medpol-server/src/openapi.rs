@@ -13,6 +13,8 @@ use crate::api;
         api::list_policies,
         api::get_policy,
         api::policy_versions,
+        crate::lifecycle::policy_diff,
+        crate::lifecycle::reviews,
         api::publish_policy,
         api::list_decisions,
         api::list_feedback,

@@ -1,0 +1,175 @@
+//! The policy team's checks through `medpol serve`: the diff endpoint, the
+//! review calendar, a publication looked at first (`dry_run`: diff, lint,
+//! impact on logged decisions, nothing published) and a publication refused
+//! by a lint error.
+
+mod common;
+#[path = "common/server.rs"]
+mod server;
+
+use serde_json::{json, Value};
+use server::*;
+
+fn publish(a: &ureq::Agent, s: &Server, body: &Value, query: &str) -> (u16, Value) {
+    respond(
+        a.post(&s.url(&format!("/api/v1/policies{query}")))
+            .set("authorization", &format!("Bearer {TOKEN}"))
+            .set("content-type", "application/json")
+            .send_string(&body.to_string()),
+    )
+}
+
+/// 183's commercial statement and code table made medically necessary when
+/// criteria are met.
+fn medically_necessary(policy: &Value) -> Value {
+    let mut p = policy.clone();
+    let s = &mut p["statement"][0];
+    s["status"] = json!("medically-necessary");
+    s.as_object_mut().unwrap().remove("indication");
+    s["text"] = json!(
+        "Prolotherapy is considered [MEDICALLY NECESSARY](#) when the criteria below are met."
+    );
+    s["criterion"] = json!([{"id": "1", "text": "Pain for at least 3 months."}]);
+    p["code_list"][0]["status"] = json!("medically-necessary");
+    p
+}
+
+#[test]
+fn diff_reviews_dry_run_and_lint_through_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        &format!("sqlite://{}", dir.path().join("m.db").display()),
+        &[],
+    );
+    let a = agent();
+
+    // Two versions of 183 by date: references and review dates only.
+    let (st, d) = get(
+        &a,
+        &s.url("/api/v1/policies/bcbsma/183/diff?from=2024-03-01&to=2025-03-01"),
+    );
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["history"]["parts"], json!(["references", "review"]));
+    assert_eq!(d["history"]["statements_unchanged"], true);
+    assert_eq!(
+        (
+            d["from"]["version"]["label"].as_str(),
+            d["to"]["version"]["label"].as_str()
+        ),
+        (Some("1/2024"), Some("1/2025"))
+    );
+    assert!(d["text"].is_null(), "one revision on both dates: {d}");
+    let (st, e) = get(
+        &a,
+        &s.url("/api/v1/policies/bcbsma/183/diff?from=2009-01-01&to=2025-03-01"),
+    );
+    assert_eq!(
+        (st, e["error"].as_str()),
+        (404, Some("policy-not-found")),
+        "{e}"
+    );
+    let (st, e) = get(
+        &a,
+        &s.url("/api/v1/policies/bcbsma/183/diff?from=2024-03-01"),
+    );
+    assert_eq!(st, 422, "{e}");
+
+    // The review calendar.
+    let (st, r) = get(&a, &s.url("/api/v1/reviews?today=2025-11-15&due_within=60"));
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r[0]["policy"], "bcbsma/183");
+    assert_eq!(
+        (r[0]["state"].as_str(), r[0]["days_left"].as_i64()),
+        (Some("due-soon"), Some(47))
+    );
+    let (_, r) = get(&a, &s.url("/api/v1/reviews?today=2025-06-01&due_within=60"));
+    assert_eq!(r, json!([]));
+    assert_eq!(get(&a, &s.url("/api/v1/reviews?due_within=-1")).0, 422);
+
+    // Decisions to replay: M0076 for a commercial and a Medicare member.
+    for product in ["commercial-ppo", "medicare-hmo-blue"] {
+        let (st, _) = post_json(
+            &a,
+            &s.url("/api/v1/determinations"),
+            &request(product, "outpatient", "2025-06-01", "M0076"),
+        );
+        assert_eq!(st, 200);
+    }
+    let (_, current) = get(&a, &s.url("/api/v1/policies/bcbsma/183"));
+    let proposed = medically_necessary(&current["policy"]);
+    let (st, preview) = publish(&a, &s, &proposed, "?dry_run=true");
+    assert_eq!(st, 200, "{preview}");
+    assert_eq!(preview["dry_run"], true);
+    assert_eq!(preview["refused"], false);
+    assert_eq!(
+        preview["diff"]["parts"],
+        json!(["statements", "criteria", "codes"])
+    );
+    let impact = &preview["impact"]["impact"];
+    assert_eq!(
+        (impact["compared"].as_u64(), impact["changed"].as_u64()),
+        (Some(2), Some(2)),
+        "{preview}"
+    );
+    assert_eq!(impact["coverage"]["not-covered -> conditional"], 1);
+    assert_eq!(impact["coverage"]["not-covered -> covered"], 1);
+    assert_eq!(preview["impact"]["without_diagnoses"], 2);
+    // Nothing was published.
+    let (_, versions) = get(&a, &s.url("/api/v1/policies/bcbsma/183/versions"));
+    assert_eq!(versions.as_array().unwrap().len(), 1, "{versions}");
+
+    // A policy that contradicts 183 for Medicare Advantage: refused by lint,
+    // and said so by a dry run.
+    let mut other = current["policy"].clone();
+    other["number"] = json!("999");
+    other["title"] = json!("Injections");
+    other["statement"][0]["products"] = json!(["medicare-advantage"]);
+    other["statement"][0]["status"] = json!("medically-necessary");
+    other["statement"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("indication");
+    other["code_list"][0]["products"] = json!(["medicare-advantage"]);
+    other["code_list"][0]["status"] = json!("medically-necessary");
+    let (st, preview) = publish(&a, &s, &other, "?dry_run=true");
+    assert_eq!(st, 200, "{preview}");
+    assert_eq!(preview["refused"], true);
+    assert!(preview["diff"].is_null(), "a new policy: {preview}");
+    let (st, e) = publish(&a, &s, &other, "");
+    assert_eq!((st, e["error"].as_str()), (422, Some("lint-failed")), "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("conflicting-status"),
+        "{e}"
+    );
+    assert_eq!(get(&a, &s.url("/api/v1/policies/bcbsma/999")).0, 404);
+
+    // The proposal itself publishes, with its warnings.
+    let (st, p) = publish(&a, &s, &proposed, "?in_force_from=2026-01-01");
+    assert_eq!(st, 201, "{p}");
+    assert!(
+        p["lint"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["level"] == "warning"),
+        "{p}"
+    );
+    // Now two revisions: the diff across them compares the texts.
+    let (st, d) = get(
+        &a,
+        &s.url("/api/v1/policies/bcbsma/183/diff?from=2025-06-01&to=2026-06-01"),
+    );
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(
+        (d["from"]["revision"].as_i64(), d["to"]["revision"].as_i64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(
+        d["text"]["parts"],
+        json!(["statements", "criteria", "codes"]),
+        "{d}"
+    );
+}
