@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Impact-analysis benchmark: N synthetic claim lines (default 10,000,000)
-# against 10,000 synthetic policies, 1% of which (every 100th file) are
-# changed in the proposed catalogue (investigational becomes medically
-# necessary). Runs `medpol screen` and `medpol impact` on the same file,
+# against 10,000 synthetic policies, 1% of which are changed in the proposed
+# catalogue (investigational becomes medically necessary in 100 policies,
+# spread over the catalogue, that have an investigational statement or
+# table). Runs `medpol screen` and `medpol impact` on the same file,
 # alternately, PAIRS times (default 3), and prints the median time of each
-# (policy loading excluded, as both report it), the throughput, and the ratio.
+# (policy loading excluded: both report their own), the throughput, and the
+# ratio.
 #
 # Usage: scripts/bench-impact.sh [LINES] [WORKDIR]
 set -euo pipefail
@@ -17,10 +19,14 @@ M=target/release/medpol
 [ -d "$WORK/policies" ] || $M synth policies --count 10000 --out "$WORK/policies" >/dev/null
 if [ ! -d "$WORK/proposed" ]; then
   cp -r "$WORK/policies" "$WORK/proposed"
-  find "$WORK/proposed" -name '*.toml' ! -name payer.toml | sort | awk 'NR % 100 == 0' \
+  # 100 policies (1%), spread over the catalogue, among those that have an
+  # investigational statement or table to change.
+  grep -rl 'status = "investigational"' "$WORK/proposed" --include='*.toml' | sort > "$WORK/candidates"
+  step=$(( $(wc -l < "$WORK/candidates") / 100 ))
+  awk -v s="$step" 'NR % s == 0' "$WORK/candidates" | head -100 \
     | xargs sed -i 's/status = "investigational"/status = "medically-necessary"/g'
 fi
-changed=$(diff -rq "$WORK/policies" "$WORK/proposed" | wc -l)
+changed=$( (diff -rq "$WORK/policies" "$WORK/proposed" || true) | wc -l)
 [ -f "$WORK/claims-$LINES.csv" ] || $M synth claims --lines "$LINES" --policies "$WORK/policies" --out "$WORK/claims-$LINES.csv" 2>/dev/null
 echo "input: $LINES lines, $(du -h "$WORK/claims-$LINES.csv" | cut -f1); policies: 10,000, $changed changed; cores: $(nproc)"
 screens=(); impacts=()

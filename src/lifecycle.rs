@@ -86,8 +86,26 @@ pub struct ImpactArgs {
     pub policies: Option<PathBuf>,
     /// The claim lines to replay: CSV, NDJSON or X12 837, as `medpol screen` reads them
     /// (`-` for standard input).
-    #[arg(long, value_name = "FILE")]
-    pub claims: String,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "decisions",
+        conflicts_with = "decisions"
+    )]
+    pub claims: Option<String>,
+    /// Replay the decisions in a running service's log instead (its base URL; the newest
+    /// 10,000 in the window; needs the admin token).
+    #[arg(long, value_name = "URL")]
+    pub decisions: Option<String>,
+    /// With --decisions: decided at or after (YYYY-MM-DD or RFC 3339).
+    #[arg(long, requires = "decisions")]
+    pub from: Option<String>,
+    /// With --decisions: decided before (YYYY-MM-DD or RFC 3339).
+    #[arg(long, requires = "decisions")]
+    pub to: Option<String>,
+    /// With --decisions: the service's admin token.
+    #[arg(long, env = "MEDPOL_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// The input format; default: as `medpol screen` decides.
     #[arg(long, value_enum)]
     pub input_format: Option<ClaimsFormat>,
@@ -405,20 +423,28 @@ pub fn run_reviews(args: ReviewsArgs, out: &mut dyn Write) -> Result<()> {
 pub fn run_impact(args: ImpactArgs, out: &mut dyn Write) -> Result<()> {
     let current = compile(load(args.policies.as_deref())?)?;
     let proposed = compile(load(Some(&args.proposed))?)?;
-    let reader: Box<dyn Read + Send> = if args.claims == "-" {
-        Box::new(io::stdin())
-    } else {
-        Box::new(
-            std::fs::File::open(&args.claims)
-                .or_else(|e| input(format!("{}: {e}", args.claims)))?,
-        )
+    let (reader, name): (Box<dyn Read + Send>, String) = match (&args.claims, &args.decisions) {
+        (_, Some(url)) => (
+            Box::new(io::Cursor::new(decisions_as_lines(&args, url)?)),
+            "decisions.ndjson".into(),
+        ),
+        (Some(c), None) if c == "-" => (Box::new(io::stdin()), c.clone()),
+        (Some(c), None) => (
+            Box::new(std::fs::File::open(c).or_else(|e| input(format!("{c}: {e}")))?),
+            c.clone(),
+        ),
+        (None, None) => return input("give --claims FILE or --decisions URL"),
     };
     let mut reader = io::BufReader::with_capacity(1 << 16, reader);
     let head = reader
         .fill_buf()
-        .with_context(|| format!("reading {}", args.claims))?
+        .with_context(|| format!("reading {name}"))?
         .to_vec();
-    let format = input_format(args.input_format, &args.claims, &head);
+    let format = if args.decisions.is_some() {
+        medpol_screen::InputFormat::Ndjson
+    } else {
+        input_format(args.input_format, &name, &head)
+    };
     let opts = medpol_screen::Options {
         input: format,
         x12_product: args.product.clone(),
@@ -533,4 +559,56 @@ pub fn run_impact(args: ImpactArgs, out: &mut dyn Write) -> Result<()> {
     }
     out.write_all(t.as_bytes()).context("writing")?;
     Ok(())
+}
+
+/// The decisions of a service's log as NDJSON claim lines (one per decided
+/// line, the decision id as the claim id), for `impact --decisions`.
+fn decisions_as_lines(args: &ImpactArgs, url: &str) -> Result<Vec<u8>> {
+    let Some(token) = &args.token else {
+        return input("--decisions needs the service's admin token: --token or MEDPOL_ADMIN_TOKEN");
+    };
+    let mut req = ureq::get(&format!("{}/api/v1/decisions", url.trim_end_matches('/')))
+        .set("authorization", &format!("Bearer {token}"))
+        .query("limit", "10000");
+    if let Some(f) = &args.from {
+        req = req.query("from", f);
+    }
+    if let Some(t) = &args.to {
+        req = req.query("to", t);
+    }
+    let records: Vec<serde_json::Value> = match req.call() {
+        Ok(r) => r.into_json().context("reading the decisions")?,
+        Err(ureq::Error::Status(code, r)) => {
+            let body = r.into_string().unwrap_or_default();
+            return input(format!(
+                "--decisions {url}: the service answered {code}: {}",
+                body.trim()
+            ));
+        }
+        Err(e) => return input(format!("--decisions {url}: {e}")),
+    };
+    let mut out = Vec::new();
+    for r in &records {
+        let diagnoses: Vec<&str> = r["clinical"]["diagnoses"]
+            .as_array()
+            .map(|d| d.iter().filter_map(|c| c["code"].as_str()).collect())
+            .unwrap_or_default();
+        for (i, l) in r["lines"].as_array().into_iter().flatten().enumerate() {
+            let modifiers: Vec<&str> = l["modifiers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m.as_str())
+                .collect();
+            let line = serde_json::json!({
+                "claim_id": r["id"], "line": i + 1, "payer": r["payer"], "product": r["product"],
+                "setting": r["setting"], "date_of_service": r["date_of_service"],
+                "code": l["code"]["code"], "code_system": l["code"]["system"],
+                "modifiers": modifiers.join(";"), "diagnoses": diagnoses.join(";"),
+            });
+            serde_json::to_writer(&mut out, &line).context("writing")?;
+            out.push(b'\n');
+        }
+    }
+    Ok(out)
 }

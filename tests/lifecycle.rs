@@ -5,47 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
-use common::{repo_root, run};
-
-/// A copy of the bundled catalogue to plant changes in.
-fn catalogue_copy(dir: &Path, name: &str) -> PathBuf {
-    let to = dir.join(name);
-    std::fs::create_dir_all(to.join("bcbsma")).unwrap();
-    for f in ["payer.toml", "183-prolotherapy.toml"] {
-        std::fs::copy(
-            repo_root().join("policies/bcbsma").join(f),
-            to.join("bcbsma").join(f),
-        )
-        .unwrap();
-    }
-    to
-}
-
-fn edit(dir: &Path, file: &str, from: &str, to: &str) {
-    let path = dir.join("bcbsma").join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "{from:?} is not in {file}");
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-}
-
-/// 183's commercial statement and its code table made "medically necessary
-/// when the criteria are met".
-fn make_medically_necessary(dir: &Path) {
-    edit(
-        dir,
-        "183-prolotherapy.toml",
-        "status = \"investigational\"\nindication = \"musculoskeletal pain\"\ntext = \"Prolotherapy is considered [INVESTIGATIONAL](#) as a treatment of musculoskeletal pain.\"",
-        "status = \"medically-necessary\"\ntext = \"Prolotherapy is considered [MEDICALLY NECESSARY](#) when the criteria below are met.\"\ncriterion = [\"Pain for at least 3 months.\", \"Conservative treatment failed.\"]",
-    );
-    edit(
-        dir,
-        "183-prolotherapy.toml",
-        "status = \"investigational\"\ncolumns",
-        "status = \"medically-necessary\"\ncolumns",
-    );
-}
+use common::{catalogue_copy, edit, make_medically_necessary, run};
 
 fn json(r: &common::Run) -> serde_json::Value {
     assert_eq!(r.code, 0, "{}", r.stderr);

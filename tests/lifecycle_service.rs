@@ -118,6 +118,66 @@ fn diff_reviews_dry_run_and_lint_through_the_service() {
     let (_, versions) = get(&a, &s.url("/api/v1/policies/bcbsma/183/versions"));
     assert_eq!(versions.as_array().unwrap().len(), 1, "{versions}");
 
+    // The same impact on demand, for a window of the log (admin only).
+    let impact_of = |token: &str, query: &str| {
+        respond(
+            a.post(&s.url(&format!("/api/v1/impact{query}")))
+                .set("authorization", &format!("Bearer {token}"))
+                .set("content-type", "application/json")
+                .send_string(&proposed.to_string()),
+        )
+    };
+    let (st, r) = impact_of(TOKEN, "?from=2000-01-01");
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(
+        (r["decisions"].as_u64(), r["impact"]["changed"].as_u64()),
+        (Some(2), Some(2)),
+        "{r}"
+    );
+    let (st, r) = impact_of(TOKEN, "?from=2000-01-01&to=2000-01-02");
+    assert_eq!((st, r["decisions"].as_u64()), (200, Some(0)), "{r}");
+    assert_eq!(impact_of("wrong", "").0, 401);
+    assert_eq!(impact_of(TOKEN, "?from=yesterday").0, 422);
+
+    // The command line replays the service's log against a proposed directory.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = common::catalogue_copy(tmp.path(), "proposed");
+    common::make_medically_necessary(&dir);
+    let r = common::run(&[
+        "impact",
+        "--proposed",
+        dir.to_str().unwrap(),
+        "--decisions",
+        &s.url(""),
+        "--token",
+        TOKEN,
+        "--from",
+        "2000-01-01",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        (
+            v["impact"]["compared"].as_u64(),
+            v["impact"]["changed"].as_u64()
+        ),
+        (Some(2), Some(2)),
+        "{v}"
+    );
+    let r = common::run(&[
+        "impact",
+        "--proposed",
+        dir.to_str().unwrap(),
+        "--decisions",
+        &s.url(""),
+        "--token",
+        "wrong",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("401"), "{}", r.stderr);
+
     // A policy that contradicts 183 for Medicare Advantage: refused by lint,
     // and said so by a dry run.
     let mut other = current["policy"].clone();

@@ -102,3 +102,41 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A copy of the bundled catalogue to plant changes in.
+pub fn catalogue_copy(dir: &Path, name: &str) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::create_dir_all(to.join("bcbsma")).unwrap();
+    for f in ["payer.toml", "183-prolotherapy.toml"] {
+        std::fs::copy(
+            repo_root().join("policies/bcbsma").join(f),
+            to.join("bcbsma").join(f),
+        )
+        .unwrap();
+    }
+    to
+}
+
+pub fn edit(dir: &Path, file: &str, from: &str, to: &str) {
+    let path = dir.join("bcbsma").join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{from:?} is not in {file}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// 183's commercial statement and its code table made "medically necessary
+/// when the criteria are met".
+pub fn make_medically_necessary(dir: &Path) {
+    edit(
+        dir,
+        "183-prolotherapy.toml",
+        "status = \"investigational\"\nindication = \"musculoskeletal pain\"\ntext = \"Prolotherapy is considered [INVESTIGATIONAL](#) as a treatment of musculoskeletal pain.\"",
+        "status = \"medically-necessary\"\ntext = \"Prolotherapy is considered [MEDICALLY NECESSARY](#) when the criteria below are met.\"\ncriterion = [\"Pain for at least 3 months.\", \"Conservative treatment failed.\"]",
+    );
+    edit(
+        dir,
+        "183-prolotherapy.toml",
+        "status = \"investigational\"\ncolumns",
+        "status = \"medically-necessary\"\ncolumns",
+    );
+}

@@ -220,7 +220,7 @@ fn limit(given: Option<i64>, max: i64) -> Result<i64, ApiError> {
     }
 }
 
-fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = &state.admin_token else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -265,6 +265,7 @@ pub fn routes() -> Router<AppStateRef> {
             get(crate::lifecycle::policy_diff),
         )
         .route("/reviews", get(crate::lifecycle::reviews))
+        .route("/impact", post(crate::lifecycle::impact))
         .route("/determinations", post(determine))
         .route("/decisions", get(list_decisions))
         .route("/cds-feedback", get(list_feedback))
@@ -664,32 +665,25 @@ pub struct PublicationPreview {
     pub impact: crate::lifecycle::DecisionReplay,
 }
 
-/// Publish a new revision of a policy (admin). The body is a policy in the
-/// policy-file form, as JSON (`application/json`) or TOML (`application/toml`).
-/// It is validated, checked to compile with the rest of the catalogue, and
-/// appended; published revisions are never changed.
-#[utoipa::path(post, path = "/api/v1/policies", params(PublishParams),
-    request_body(description = "a policy in the policy-file form", content(
-        (Object = "application/json"),
-        (String = "application/toml"),
-    )),
-    security(("bearer" = [])),
-    responses((status = 201, body = Published), (status = 200, description = "dry_run: nothing published", body = PublicationPreview),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 415, description = "neither JSON nor TOML", body = ApiError), (status = 422, body = ApiError),
-        (status = 503, description = "the store is busy; nothing was published, retry", body = ApiError)))]
-pub async fn publish_policy(
-    State(state): State<AppStateRef>,
-    headers: HeaderMap,
-    params: Result<ApiQuery<PublishParams>, ApiError>,
-    body: Result<String, axum::extract::rejection::StringRejection>,
-) -> Result<Response, ApiError> {
-    require_admin(&state, &headers)?;
-    let ApiQuery(params) = params?;
-    let body = body.map_err(|r| ApiError::new(r.status(), "invalid-body", r.body_text()))?;
-    let in_force_from = params
-        .in_force_from
-        .as_deref()
+/// A revision checked as for publication: parsed (JSON, or TOML through the
+/// policy-file reader), validated, compiled with the catalogue, and linted.
+pub(crate) struct Proposal {
+    pub policy: Policy,
+    pub in_force_from: Option<NaiveDate>,
+    /// The catalogue it would be published into.
+    pub current: Arc<crate::Current>,
+    /// The catalogue with it.
+    pub proposed: medpol_core::Engine,
+    pub findings: Vec<crate::lifecycle::LintFinding>,
+}
+
+pub(crate) fn propose(
+    state: &AppState,
+    headers: &HeaderMap,
+    in_force_from: Option<&str>,
+    body: String,
+) -> Result<Proposal, ApiError> {
+    let in_force_from = in_force_from
         .map(|d| parse_date(d, "in_force_from"))
         .transpose()?;
     let content_type = headers
@@ -817,6 +811,45 @@ pub async fn publish_policy(
             e.to_string(),
         )
     })?;
+    Ok(Proposal {
+        policy,
+        in_force_from,
+        current,
+        proposed,
+        findings,
+    })
+}
+
+/// Publish a new revision of a policy (admin). The body is a policy in the
+/// policy-file form, as JSON (`application/json`) or TOML (`application/toml`).
+/// It is validated, checked to compile with the rest of the catalogue, and
+/// appended; published revisions are never changed.
+#[utoipa::path(post, path = "/api/v1/policies", params(PublishParams),
+    request_body(description = "a policy in the policy-file form", content(
+        (Object = "application/json"),
+        (String = "application/toml"),
+    )),
+    security(("bearer" = [])),
+    responses((status = 201, body = Published), (status = 200, description = "dry_run: nothing published", body = PublicationPreview),
+        (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 415, description = "neither JSON nor TOML", body = ApiError), (status = 422, body = ApiError),
+        (status = 503, description = "the store is busy; nothing was published, retry", body = ApiError)))]
+pub async fn publish_policy(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
+    params: Result<ApiQuery<PublishParams>, ApiError>,
+    body: Result<String, axum::extract::rejection::StringRejection>,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    let ApiQuery(params) = params?;
+    let body = body.map_err(|r| ApiError::new(r.status(), "invalid-body", r.body_text()))?;
+    let Proposal {
+        policy,
+        in_force_from,
+        current,
+        proposed,
+        findings,
+    } = propose(&state, &headers, params.in_force_from.as_deref(), body)?;
     let refused = crate::lifecycle::has_errors(&findings);
     if params.dry_run == Some(true) {
         let day = in_force_from.unwrap_or(policy.effective);
@@ -830,9 +863,10 @@ pub async fn publish_policy(
             .rfind(|(_, p)| same(p) && p.decides_on(day))
             .or_else(|| policies.iter().enumerate().rfind(|(_, p)| same(p)))
             .map(|(i, _)| &current.revisions[i].policy);
-        let impact = crate::lifecycle::replay_decisions(&state, &current.engine, &proposed)
-            .await
-            .map_err(ApiError::internal)?;
+        let impact =
+            crate::lifecycle::replay_decisions(&state, &current.engine, &proposed, (None, None))
+                .await
+                .map_err(ApiError::internal)?;
         return Ok(Json(PublicationPreview {
             dry_run: true,
             diff: before.map(|b| medpol_core::diff::diff_policies(b, &policy)),
@@ -934,6 +968,35 @@ pub async fn list_feedback(
     ))
 }
 
+/// A time bound of the decision log: a date (midnight UTC) or an RFC 3339
+/// time, normalised to the log's form.
+pub(crate) fn time_bound(v: &Option<String>, field: &str) -> Result<Option<String>, ApiError> {
+    match v {
+        None => Ok(None),
+        Some(s) if iso_date::parse(s).is_ok() => Ok(iso_date::parse(s)
+            .ok()
+            .map(|d| format!("{d}T00:00:00.000Z"))),
+        Some(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| {
+                Some(
+                    t.with_timezone(&chrono::Utc)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                )
+            })
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-date",
+                    format!(
+                        "{} is not a date (YYYY-MM-DD) or an RFC 3339 time",
+                        medpol_core::excerpt(s)
+                    ),
+                )
+                .field(field)
+            }),
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DecisionQuery {
@@ -980,32 +1043,7 @@ pub async fn list_decisions(
             });
         }
     }
-    let bound = |v: &Option<String>, field: &str| -> Result<Option<String>, ApiError> {
-        match v {
-            None => Ok(None),
-            Some(s) if iso_date::parse(s).is_ok() => Ok(iso_date::parse(s)
-                .ok()
-                .map(|d| format!("{d}T00:00:00.000Z"))),
-            Some(s) => chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| {
-                    Some(
-                        t.with_timezone(&chrono::Utc)
-                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    )
-                })
-                .map_err(|_| {
-                    ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid-date",
-                        format!(
-                            "{} is not a date (YYYY-MM-DD) or an RFC 3339 time",
-                            medpol_core::excerpt(s)
-                        ),
-                    )
-                    .field(field)
-                }),
-        }
-    };
+    let bound = time_bound;
     let filter = DecisionFilter {
         from: bound(&q.from, "from")?,
         to: bound(&q.to, "to")?,

@@ -228,8 +228,8 @@ pub const REPLAY_LIMIT: i64 = 10_000;
 /// How far back it looks.
 pub const REPLAY_DAYS: i64 = 30;
 
-/// The impact of a proposed catalogue on the decisions logged in the last
-/// [`REPLAY_DAYS`] days.
+/// The impact of a proposed catalogue on logged decisions (by default those
+/// of the last [`REPLAY_DAYS`] days).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DecisionReplay {
     /// Decisions replayed (the newest, at most [`REPLAY_LIMIT`]).
@@ -252,20 +252,25 @@ struct LoggedLine {
     modifiers: Vec<medpol_core::code::Modifier>,
 }
 
-/// Replays the decisions logged in the last [`REPLAY_DAYS`] days under the
-/// current and the proposed engines. A decision record keeps what a replay
-/// needs (codes, product, setting, date; diagnoses only with `--log-clinical`).
+/// Replays the decisions logged in `window` (from, to; by default the last
+/// [`REPLAY_DAYS`] days) under the current and the proposed engines. A
+/// decision record keeps what a replay needs (codes, product, setting,
+/// date; diagnoses only with `--log-clinical`).
 pub(crate) async fn replay_decisions(
     state: &AppState,
     current: &Engine,
     proposed: &Engine,
+    window: (Option<String>, Option<String>),
 ) -> anyhow::Result<DecisionReplay> {
-    let since = (Utc::now() - Duration::days(REPLAY_DAYS))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let since = window.0.unwrap_or_else(|| {
+        (Utc::now() - Duration::days(REPLAY_DAYS))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    });
     let records = state
         .store
         .decisions(&DecisionFilter {
             from: Some(since.clone()),
+            to: window.1,
             limit: REPLAY_LIMIT + 1,
             ..Default::default()
         })
@@ -334,4 +339,47 @@ pub(crate) async fn replay_decisions(
         without_diagnoses: without,
         impact: tally.report(),
     })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImpactParams {
+    /// The first date of service the proposed revision would decide (YYYY-MM-DD).
+    #[param(format = Date, pattern = "^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+    in_force_from: Option<String>,
+    /// Decisions made at or after (YYYY-MM-DD or RFC 3339); default: 30 days ago.
+    from: Option<String>,
+    /// Decisions made before (YYYY-MM-DD or RFC 3339).
+    to: Option<String>,
+}
+
+/// The impact of a proposed revision (admin; the body as for publishing) on
+/// the decisions in the log: each replayed under the current catalogue and
+/// under the catalogue with the revision. Nothing is published.
+#[utoipa::path(post, path = "/api/v1/impact", params(ImpactParams),
+    request_body(description = "a policy in the policy-file form", content(
+        (Object = "application/json"),
+        (String = "application/toml"),
+    )),
+    security(("bearer" = [])),
+    responses((status = 200, body = DecisionReplay), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 415, description = "neither JSON nor TOML", body = ApiError), (status = 422, body = ApiError)))]
+pub async fn impact(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    params: Result<ApiQuery<ImpactParams>, ApiError>,
+    body: Result<String, axum::extract::rejection::StringRejection>,
+) -> Result<Json<DecisionReplay>, ApiError> {
+    crate::api::require_admin(&state, &headers)?;
+    let ApiQuery(params) = params?;
+    let body = body.map_err(|r| ApiError::new(r.status(), "invalid-body", r.body_text()))?;
+    let window = (
+        crate::api::time_bound(&params.from, "from")?,
+        crate::api::time_bound(&params.to, "to")?,
+    );
+    let p = crate::api::propose(&state, &headers, params.in_force_from.as_deref(), body)?;
+    let replay = replay_decisions(&state, &p.current.engine, &p.proposed, window)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(replay))
 }

@@ -15,6 +15,7 @@ use crate::api;
         api::policy_versions,
         crate::lifecycle::policy_diff,
         crate::lifecycle::reviews,
+        crate::lifecycle::impact,
         api::publish_policy,
         api::list_decisions,
         api::list_feedback,
