@@ -262,24 +262,16 @@ pub fn run_diff(args: DiffArgs, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-/// The text of each policy file, to point findings at lines.
-fn policy_texts(loaded: &Loaded, dir: Option<&Path>) -> Vec<Option<String>> {
-    loaded
-        .policy_files
-        .iter()
-        .map(|path| match dir {
-            Some(_) => std::fs::read_to_string(path).ok(),
-            None => crate::bundled::BUNDLED
-                .iter()
-                .find(|(p, _)| Path::new(p) == path)
-                .map(|(_, t)| t.to_string()),
-        })
-        .collect()
-}
-
-fn line_of(text: &str, field: &medpol_core::validate::FieldPath) -> Option<usize> {
-    let span = medpol_policyfile::span_of(text, field)?;
-    Some(text[..span.start].bytes().filter(|b| *b == b'\n').count() + 1)
+/// The text of a policy's file, to point findings at lines.
+fn policy_text(loaded: &Loaded, dir: Option<&Path>, policy: usize) -> Option<String> {
+    let path = &loaded.policy_files[policy];
+    match dir {
+        Some(_) => std::fs::read_to_string(path).ok(),
+        None => crate::bundled::BUNDLED
+            .iter()
+            .find(|(p, _)| Path::new(p) == path)
+            .map(|(_, t)| t.to_string()),
+    }
 }
 
 pub fn run_lint(args: LintArgs, out: &mut dyn Write) -> Result<()> {
@@ -302,7 +294,6 @@ pub fn run_lint(args: LintArgs, out: &mut dyn Write) -> Result<()> {
     }
     let today = today_or(args.today.as_deref())?;
     let loaded = load(args.dir.as_deref())?;
-    let texts = policy_texts(&loaded, args.dir.as_deref());
     let findings = lint::lint(&loaded.catalog, today);
     #[derive(serde::Serialize)]
     struct Located {
@@ -314,13 +305,27 @@ pub fn run_lint(args: LintArgs, out: &mut dyn Write) -> Result<()> {
         field: String,
         message: String,
     }
+    // Lines, one parse per file with findings (a catalogue can have thousands).
+    let mut lines: Vec<Option<usize>> = vec![None; findings.len()];
+    let mut by_policy: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, f) in findings.iter().enumerate() {
+        by_policy.entry(f.policy).or_default().push(i);
+    }
+    for (policy, idx) in &by_policy {
+        if let Some(text) = policy_text(&loaded, args.dir.as_deref(), *policy) {
+            let fields: Vec<&medpol_core::validate::FieldPath> =
+                idx.iter().map(|i| &findings[*i].field).collect();
+            for (i, line) in idx.iter().zip(medpol_policyfile::lines_of(&text, &fields)) {
+                lines[*i] = line;
+            }
+        }
+    }
     let located: Vec<Located> = findings
         .iter()
-        .map(|f| Located {
+        .zip(lines)
+        .map(|(f, line)| Located {
             file: loaded.policy_files[f.policy].display().to_string(),
-            line: texts[f.policy]
-                .as_deref()
-                .and_then(|t| line_of(t, &f.field)),
+            line,
             rule: f.rule,
             level: if deny.contains(&f.rule) {
                 Level::Error

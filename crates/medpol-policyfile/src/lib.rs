@@ -417,6 +417,16 @@ pub fn span_of(text: &str, path: &FieldPath) -> Option<Range<usize>> {
     Locator::new(text).span(path)
 }
 
+/// The 1-based line of each field in a TOML text (of the nearest enclosing
+/// value that exists, as [`span_of`]), the text parsed once for them all.
+pub fn lines_of(text: &str, paths: &[&FieldPath]) -> Vec<Option<usize>> {
+    let locator = Locator::new(text);
+    paths
+        .iter()
+        .map(|p| locator.span(p).map(|s| locator.line(s.start)))
+        .collect()
+}
+
 /// A policy as the text of its file.
 pub fn policy_to_toml(policy: &Policy) -> String {
     toml::to_string_pretty(policy).expect("a policy always serializes to TOML")

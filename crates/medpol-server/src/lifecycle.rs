@@ -199,20 +199,34 @@ pub(crate) fn lint_publication(
 ) -> Vec<LintFinding> {
     let policy = &catalog.policies[at];
     let naming = format!("policy {} ", policy.number);
-    lint::lint(catalog, today)
+    let findings: Vec<lint::Finding> = lint::lint(catalog, today)
         .into_iter()
         .filter(|f| {
             f.policy == at || (f.rule == "conflicting-status" && f.message.contains(&naming))
         })
+        .collect();
+    // Lines in the request body, for the findings about it (one parse).
+    let own: Vec<&medpol_core::validate::FieldPath> = findings
+        .iter()
+        .filter(|f| f.policy == at)
+        .map(|f| &f.field)
+        .collect();
+    let mut lines = match toml_body {
+        Some(text) => medpol_policyfile::lines_of(text, &own),
+        None => vec![None; own.len()],
+    }
+    .into_iter();
+    findings
+        .into_iter()
         .map(|f| LintFinding {
             rule: f.rule,
             level: f.level.id(),
             policy: catalog.policies[f.policy].key(),
             field: f.field.to_string(),
-            line: match toml_body {
-                Some(text) if f.policy == at => medpol_policyfile::span_of(text, &f.field)
-                    .map(|s| text[..s.start].bytes().filter(|b| *b == b'\n').count() + 1),
-                _ => None,
+            line: if f.policy == at {
+                lines.next().flatten()
+            } else {
+                None
             },
             message: f.message,
         })
