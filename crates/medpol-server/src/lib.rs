@@ -12,6 +12,7 @@ pub mod decision_log;
 mod lifecycle;
 mod openapi;
 pub mod store;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -190,6 +191,7 @@ pub fn router(state: Arc<AppState>, config: &Config) -> axum::Router {
     axum::Router::new()
         .nest("/api/v1", rest)
         .merge(cds::router())
+        .merge(web::routes())
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .fallback(api::not_found)
