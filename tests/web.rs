@@ -251,3 +251,121 @@ fn the_pages_work_in_a_browser() {
     );
     assert!(bad.contains("id=\"codes-error\""), "{bad}");
 }
+
+/// axe-core (from npm; `.ci/run` installs it and sets `MEDPOL_AXE` to its
+/// `axe.min.js`), run by chromium over every page: no serious or critical
+/// violation. Each page is fetched from the server and checked as a local
+/// copy with its style sheet inlined (the page's own CSP forbids the
+/// injected script, which is the point of it).
+#[test]
+fn the_pages_pass_an_accessibility_check() {
+    let (Some(browser), Some(axe)) = (
+        chromium(),
+        std::env::var_os("MEDPOL_AXE")
+            .map(std::path::PathBuf::from)
+            .filter(|p| p.exists()),
+    ) else {
+        if std::env::var_os("MEDPOL_REQUIRE_BROWSER").is_some() {
+            panic!(
+                "MEDPOL_REQUIRE_BROWSER is set but chromium or axe-core (MEDPOL_AXE) is missing"
+            );
+        }
+        common::skipped(
+            "chromium or axe-core (MEDPOL_AXE) is missing; the accessibility check did not run",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let policies = catalogue(dir.path());
+    let s = Server::start(
+        &format!("sqlite://{}", dir.path().join("m.db").display()),
+        &["--policies", policies.to_str().unwrap()],
+    );
+    let a = agent();
+    let (_, css, _) = html(&a, &s.url("/static/site.css"));
+    let pages = [
+        "/",
+        "/policies?q=M0076",
+        "/policies/bcbsma/183",
+        "/policies/bcbsma/183?date=2012-06-01",
+        "/check",
+        "/check?product=commercial-ppo&setting=outpatient&date=2025-06-01&codes=M0076",
+        "/check?product=commercial-ppo&setting=orbit&date=2025-06-01&codes=XYZ12345",
+        "/reviews",
+    ];
+    let mut serious = Vec::new();
+    for (i, path) in pages.iter().enumerate() {
+        let (_, page, _) = html(&a, &s.url(path));
+        let page = page.replace(
+            "<link rel=\"stylesheet\" href=\"/static/site.css\">",
+            &format!("<style>{css}</style>"),
+        );
+        for v in axe_violations(browser, &axe, dir.path(), &format!("page-{i}"), &page) {
+            if matches!(v["impact"].as_str(), Some("serious" | "critical")) {
+                serious.push(format!("{path}: {v}"));
+            }
+        }
+    }
+    // The check can fail: an image without a text alternative is critical.
+    let planted = axe_violations(browser, &axe, dir.path(), "planted", "<!DOCTYPE html><html lang=\"en\"><head><title>x</title></head><body><main><img src=\"x.png\"></main></body></html>");
+    assert!(
+        planted.iter().any(|v| v["id"] == "image-alt"),
+        "{planted:?}"
+    );
+    assert!(
+        serious.is_empty(),
+        "serious or critical violations:\n{}",
+        serious.join("\n")
+    );
+}
+
+/// Runs axe-core over `page` (a local copy) in chromium; its violations.
+fn axe_violations(
+    browser: &str,
+    axe: &Path,
+    dir: &Path,
+    name: &str,
+    page: &str,
+) -> Vec<serde_json::Value> {
+    let probe = page.replace(
+        "</body>",
+        &format!(
+            "<script src=\"file://{}\"></script><script>axe.run(document).then(function (r) {{ document.body.setAttribute('data-axe', JSON.stringify(r.violations.map(function (v) {{ return {{id: v.id, impact: v.impact, nodes: v.nodes.length}}; }}))); }});</script></body>",
+            axe.display()
+        ),
+    );
+    let file = dir.join(format!("{name}.html"));
+    std::fs::write(&file, probe).unwrap();
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.join("axe-profile").display()
+        ))
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let start = dom
+        .find("data-axe=\"")
+        .unwrap_or_else(|| panic!("axe did not report on {name}"))
+        + "data-axe=\"".len();
+    let end = start + dom[start..].find('"').unwrap();
+    let json = dom[start..end]
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    serde_json::from_str::<serde_json::Value>(&json)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
