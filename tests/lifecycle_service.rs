@@ -232,4 +232,20 @@ fn diff_reviews_dry_run_and_lint_through_the_service() {
         json!(["statements", "criteria", "codes"]),
         "{d}"
     );
+    // The web page of the new revision shows what changed, word by word.
+    let page = a
+        .get(&s.url("/policies/bcbsma/183?date=2026-06-01"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        page.contains("Changes from revision 1 to revision 2"),
+        "{page}"
+    );
+    assert!(page.contains("<del>[INVESTIGATIONAL](#)</del>"), "{page}");
+    assert!(
+        page.contains("<strong>codes moved</strong> HCPCS M0076: <del>investigational</del> <ins>medically-necessary</ins>"),
+        "{page}"
+    );
 }

@@ -55,6 +55,7 @@ button{background:var(--accent);color:#fff;border:0;border-radius:3px;cursor:poi
 .field{margin:.5rem 0}.error{color:var(--bad);font-weight:600}.hint{color:var(--muted);font-size:.9rem}\
 .coverage-not-covered{color:var(--bad);font-weight:700}.coverage-covered{color:var(--ok);font-weight:700}\
 .coverage-conditional{color:var(--warn);font-weight:700}\
+ins{background:#dff5e1;text-decoration:underline}del{background:#fbe3e3}\
 .statement{border-left:4px solid var(--accent);padding:.25rem .75rem;margin:.75rem 0;background:#f7f9fb}\
 nav ul{list-style:none;padding-left:0}.banner{font-weight:bold}\
 @media (max-width:40rem){td,th{display:block;border:0;border-bottom:1px solid #ccc}tr{display:block;margin-bottom:.75rem}}";
@@ -239,9 +240,32 @@ async fn policy_page(
             }
         },
     };
-    let found = catalog.policies.iter().rfind(|p| {
+    let found = catalog.policies.iter().enumerate().rfind(|(_, p)| {
         p.payer == payer_id && p.number == number && date.is_none_or(|d| p.decides_on(d))
     });
+    // The stored revision before this one, if any: its text against this
+    // one's, word by word.
+    let revision_diff = found.and_then(|(i, p)| {
+        let (from, _) = p.window();
+        catalog
+            .policies
+            .iter()
+            .enumerate()
+            .rfind(|(j, q)| {
+                *j != i && q.payer == p.payer && q.number == p.number && q.window().0 < from
+            })
+            .map(|(j, _)| {
+                (
+                    current.revisions[j].revision,
+                    current.revisions[i].revision,
+                    medpol_core::diff::diff_policies(
+                        &current.revisions[j].policy,
+                        &current.revisions[i].policy,
+                    ),
+                )
+            })
+    });
+    let found = found.map(|(_, p)| p);
     let Some(p) = found else {
         return page(
             StatusCode::NOT_FOUND,
@@ -343,6 +367,23 @@ async fn policy_page(
                 a href=(format!("{}?date={}", policy_href(&p.payer, &p.number), v.effective)) { (v.label) }
                 " — " (v.actions.join(" "))
             } } }
+        }
+        @if let Some((before, after, d)) = &revision_diff {
+            section aria-labelledby="revision-h" {
+                h2 id="revision-h" { "Changes from revision " (before) " to revision " (after) }
+                @if d.changes.is_empty() { p { "The texts are the same." } }
+                ul { @for c in &d.changes { li {
+                    strong { (c.part.id()) " " (c.kind.id()) } " " (c.item) ": "
+                    @if !c.words.is_empty() {
+                        @for w in &c.words {
+                            @match w.op { "insert" => { ins { (w.text) } } "delete" => { del { (w.text) } } _ => { (w.text) } }
+                        }
+                    } @else {
+                        @if let Some(b) = &c.before { del { (b) } } " "
+                        @if let Some(a) = &c.after { ins { (a) } }
+                    }
+                } } }
+            }
         }
         section aria-labelledby="document-h" {
             h2 id="document-h" { "The policy as published" }
