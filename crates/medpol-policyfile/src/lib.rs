@@ -98,9 +98,17 @@ pub const PAYER_FILE: &str = "payer.toml";
 /// Reads every `.toml` file under `dir`, sorted by path so that loading is
 /// deterministic.
 pub fn read_dir(dir: &Path) -> Result<Vec<Source>, LoadError> {
-    let mut paths = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    let io_error = |path: &Path, e: std::io::Error| LoadError {
+    list_paths(dir)?
+        .into_par_iter()
+        .map(|path| match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Source { path, text }),
+            Err(e) => Err(io_error(&path, e)),
+        })
+        .collect()
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> LoadError {
+    LoadError {
         diagnostics: vec![Diagnostic {
             severity: Severity::Error,
             file: path.to_path_buf(),
@@ -108,7 +116,13 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Source>, LoadError> {
             field: None,
             message: format!("cannot read: {e}"),
         }],
-    };
+    }
+}
+
+/// Every `.toml` file under `dir` (hidden entries skipped), sorted.
+fn list_paths(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let mut paths = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let entries = std::fs::read_dir(&d).map_err(|e| io_error(&d, e))?;
         for entry in entries {
@@ -127,13 +141,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Source>, LoadError> {
         }
     }
     paths.sort();
-    paths
-        .into_par_iter()
-        .map(|path| match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Source { path, text }),
-            Err(e) => Err(io_error(&path, e)),
-        })
-        .collect()
+    Ok(paths)
 }
 
 /// Reads and loads a policy directory.
@@ -149,7 +157,29 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
             }],
         });
     }
-    load_sources(read_dir(dir)?)
+    let paths = list_paths(dir)?;
+    let (payer_paths, policy_paths): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.into_iter().partition(|p| is_payer_file(p));
+    let payers = payer_paths
+        .into_iter()
+        .map(|path| match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Source { path, text }),
+            Err(e) => Err(io_error(&path, e)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Policy files are read one at a time into a buffer each worker reuses,
+    // parsed, validated and dropped: holding every file's text (140 MB for
+    // 10,000 policies) cost more in fresh pages than the reading itself.
+    // A file is read again only to place a problem found across files.
+    let read = |i: usize, buf: &mut String| -> Result<(), Diagnostic> {
+        use std::io::Read;
+        buf.clear();
+        std::fs::File::open(&policy_paths[i])
+            .and_then(|mut f| f.read_to_string(buf))
+            .map(|_| ())
+            .map_err(|e| io_error(&policy_paths[i], e).diagnostics.remove(0))
+    };
+    load_with(payers, &policy_paths, &read)
 }
 
 enum Parsed {
@@ -216,87 +246,133 @@ pub fn parse_policy<'p>(
 /// Loads a policy set from sources: parses every file, validates every payer
 /// and policy, then what spans them.
 pub fn load_sources(sources: Vec<Source>) -> Result<Loaded, LoadError> {
-    let parsed: Vec<Parsed> = sources.par_iter().map(parse).collect();
+    let (payers, policies): (Vec<Source>, Vec<Source>) =
+        sources.into_iter().partition(|s| is_payer_file(&s.path));
+    let paths: Vec<PathBuf> = policies.iter().map(|s| s.path.clone()).collect();
+    let read = |i: usize, buf: &mut String| -> Result<(), Diagnostic> {
+        buf.clear();
+        buf.push_str(&policies[i].text);
+        Ok(())
+    };
+    load_with(payers, &paths, &read)
+}
+
+/// What one policy file gave: the policy (if it parsed) and its problems.
+struct PolicyFile {
+    policy: Option<Policy>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// The loader: payer files given whole, policy files read by index into a
+/// reused buffer (`read`), in parallel, each parsed, checked against its
+/// directory's payer and validated while its text is at hand.
+fn load_with(
+    payer_sources: Vec<Source>,
+    policy_paths: &[PathBuf],
+    read: &(dyn Fn(usize, &mut String) -> Result<(), Diagnostic> + Sync),
+) -> Result<Loaded, LoadError> {
     let mut diagnostics = Vec::new();
     let mut catalog = Catalog::default();
-    let mut payer_sources = Vec::new();
-    let mut policy_sources = Vec::new();
-    for (source, p) in sources.iter().zip(parsed) {
-        match p {
+    let mut payer_files = Vec::new();
+    for source in &payer_sources {
+        match parse(source) {
             Parsed::Payer(payer) => {
                 catalog.payers.push(payer);
-                payer_sources.push(source);
-            }
-            Parsed::Policy(policy) => {
-                catalog.policies.push(*policy);
-                policy_sources.push(source);
+                payer_files.push(source);
             }
             Parsed::Failed(d) => diagnostics.push(d),
+            Parsed::Policy(_) => unreachable!("payer files parse as payers"),
         }
     }
-
-    // A policy in a payer's directory belongs to that payer.
-    for (policy, source) in catalog.policies.iter().zip(&policy_sources) {
-        let dir = source.path.parent();
-        let dir_payer = catalog
-            .payers
-            .iter()
-            .zip(&payer_sources)
-            .find(|(_, s)| s.path.parent() == dir)
-            .map(|(p, _)| p.id.as_str());
-        if let Some(dir_payer) = dir_payer {
-            if dir_payer != policy.payer {
-                diagnostics.push(locate(
-                    source,
-                    Issue {
-                        severity: Severity::Error,
-                        path: FieldPath::root().key("payer"),
-                        message: format!(
-                            "this file is in the directory of payer `{dir_payer}` but names payer `{}`",
-                            policy.payer
-                        ),
-                        other: None,
-                    },
-                ));
-            }
-        }
-    }
-
-    for (i, payer) in catalog.payers.iter().enumerate() {
+    for (payer, source) in catalog.payers.iter().zip(&payer_files) {
         for issue in validate::validate_payer(payer) {
-            diagnostics.push(locate(payer_sources[i], issue));
+            diagnostics.push(locate(source, issue));
         }
     }
-    let per_policy: Vec<Vec<Diagnostic>> = catalog
-        .policies
-        .par_iter()
-        .zip(policy_sources.par_iter())
-        .map(|(policy, source)| {
-            let issues = validate::validate_policy(policy, catalog.payer(&policy.payer));
-            if issues.is_empty() {
-                return Vec::new();
+    let payers = &catalog.payers;
+    let files: Vec<PolicyFile> = (0..policy_paths.len())
+        .into_par_iter()
+        .map_init(String::new, |buf, i| {
+            let path = &policy_paths[i];
+            if let Err(d) = read(i, buf) {
+                return PolicyFile { policy: None, diagnostics: vec![d] };
             }
-            let locator = Locator::new(&source.text);
-            issues
-                .into_iter()
-                .map(|issue| locator.locate(source, issue))
-                .collect()
+            let source = Source { path: path.clone(), text: std::mem::take(buf) };
+            let out = match parse(&source) {
+                Parsed::Policy(policy) => {
+                    let mut issues = Vec::new();
+                    // A policy in a payer's directory belongs to that payer.
+                    let dir_payer = payers
+                        .iter()
+                        .zip(&payer_files)
+                        .find(|(_, s)| s.path.parent() == path.parent())
+                        .map(|(p, _)| p.id.as_str());
+                    if let Some(dir_payer) = dir_payer {
+                        if dir_payer != policy.payer {
+                            issues.push(Issue {
+                                severity: Severity::Error,
+                                path: FieldPath::root().key("payer"),
+                                message: format!(
+                                    "this file is in the directory of payer `{dir_payer}` but names payer `{}`",
+                                    policy.payer
+                                ),
+                                other: None,
+                            });
+                        }
+                    }
+                    let payer = payers.iter().find(|p| p.id == policy.payer);
+                    issues.extend(validate::validate_policy(&policy, payer));
+                    let diagnostics = if issues.is_empty() {
+                        Vec::new()
+                    } else {
+                        let locator = Locator::new(&source.text);
+                        issues.into_iter().map(|issue| locator.locate(&source, issue)).collect()
+                    };
+                    PolicyFile { policy: Some(*policy), diagnostics }
+                }
+                Parsed::Failed(d) => PolicyFile { policy: None, diagnostics: vec![d] },
+                Parsed::Payer(_) => unreachable!("policy files parse as policies"),
+            };
+            *buf = source.text;
+            out
         })
         .collect();
-    diagnostics.extend(per_policy.into_iter().flatten());
-    let mut locators: std::collections::HashMap<Subject, Locator> = Default::default();
+    let mut policy_files: Vec<usize> = Vec::new();
+    for (i, f) in files.into_iter().enumerate() {
+        diagnostics.extend(f.diagnostics);
+        if let Some(p) = f.policy {
+            catalog.policies.push(p);
+            policy_files.push(i);
+        }
+    }
+
+    let text_of = |subject: Subject| -> Source {
+        match subject {
+            Subject::Payer(i) => payer_files[i].clone(),
+            Subject::Policy(i) => {
+                let k = policy_files[i];
+                let mut text = String::new();
+                let _ = read(k, &mut text);
+                Source {
+                    path: policy_paths[k].clone(),
+                    text,
+                }
+            }
+        }
+    };
+    let mut sources: std::collections::HashMap<Subject, Source> = Default::default();
     for (subject, issue) in validate::validate_across(&catalog) {
-        let source_of = |subject| match subject {
-            Subject::Payer(i) => payer_sources[i],
-            Subject::Policy(i) => policy_sources[i],
-        };
-        let mut d = locators
+        let source = sources
             .entry(subject)
-            .or_insert_with(|| Locator::new(&source_of(subject).text))
-            .locate(source_of(subject), issue.clone());
+            .or_insert_with(|| text_of(subject))
+            .clone();
+        let mut d = Locator::new(&source.text).locate(&source, issue.clone());
         if let Some(other) = issue.other {
-            d.message
-                .push_str(&format!("; see {}", source_of(other).path.display()));
+            let path = match other {
+                Subject::Payer(i) => payer_files[i].path.clone(),
+                Subject::Policy(i) => policy_paths[policy_files[i]].clone(),
+            };
+            d.message.push_str(&format!("; see {}", path.display()));
         }
         diagnostics.push(d);
     }
@@ -313,8 +389,11 @@ pub fn load_sources(sources: Vec<Source>) -> Result<Loaded, LoadError> {
     }
     Ok(Loaded {
         catalog,
-        payer_files: payer_sources.iter().map(|s| s.path.clone()).collect(),
-        policy_files: policy_sources.iter().map(|s| s.path.clone()).collect(),
+        payer_files: payer_files.iter().map(|s| s.path.clone()).collect(),
+        policy_files: policy_files
+            .iter()
+            .map(|&k| policy_paths[k].clone())
+            .collect(),
         warnings: diagnostics,
     })
 }
