@@ -184,23 +184,58 @@ pub fn run_diff(args: DiffArgs, out: &mut dyn Write) -> Result<()> {
     let (from, to) = (parse_date(from, "--from")?, parse_date(to, "--to")?);
     let loaded = load(args.policies.as_deref())?;
     let catalog = &loaded.catalog;
-    crate::find_policy(catalog, args.payer.as_deref(), number)?;
-    // The revision in force on each date (a catalogue directory holds one).
-    let on = |date: NaiveDate| -> Option<&Policy> {
-        catalog
-            .find_policies(args.payer.as_deref(), number)
-            .find(|p| p.decides_on(date))
-    };
-    let (Some(a), Some(b)) = (on(from), on(to)) else {
-        let p = crate::find_policy(catalog, args.payer.as_deref(), number)?;
+    // The policy's files: one, or several revisions with their own days.
+    let files: Vec<&Policy> = catalog
+        .find_policies(args.payer.as_deref(), number)
+        .collect();
+    let payers: std::collections::BTreeSet<&str> = files.iter().map(|p| p.payer.as_str()).collect();
+    if files.is_empty() {
         return input(format!(
-            "policy {} applies from {}{}; both dates must fall within it",
-            p.key(),
-            p.effective,
-            p.retired.map(|r| format!(" until {r}")).unwrap_or_default()
+            "no policy numbered {number}{}",
+            args.payer
+                .as_deref()
+                .map(|p| format!(" for payer {p}"))
+                .unwrap_or_default()
+        ));
+    }
+    if payers.len() > 1 {
+        return input(format!(
+            "several payers have a policy numbered {number}: {}; choose one with --payer",
+            payers.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let on = |date: NaiveDate| files.iter().copied().find(|p| p.decides_on(date));
+    let (Some(a), Some(b)) = (on(from), on(to)) else {
+        let spans: Vec<String> = files
+            .iter()
+            .map(|p| {
+                let (from, until) = p.window();
+                format!(
+                    "from {from}{}",
+                    until.map(|u| format!(" until {u}")).unwrap_or_default()
+                )
+            })
+            .collect();
+        return input(format!(
+            "policy {} applies {}; both dates must fall within it",
+            files[0].key(),
+            spans.join(", ")
         ));
     };
-    let versions = diff::versions_between(b, from, to).expect("both dates are in force");
+    // The later file's history covers the earlier dates too: read it over
+    // the policy's whole life, not that file's window.
+    let whole = Policy {
+        in_force_from: None,
+        retired: None,
+        effective: a.effective.min(b.effective),
+        ..b.clone()
+    };
+    let Some(versions) = diff::versions_between(&whole, from, to) else {
+        return input(format!(
+            "policy {} has no version in effect on {from}",
+            b.key()
+        ));
+    };
     let text_diff = (!std::ptr::eq(a, b)).then(|| diff::diff_policies(a, b));
     if args.format == Format::Json {
         return write_json(

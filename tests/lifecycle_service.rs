@@ -249,3 +249,51 @@ fn diff_reviews_dry_run_and_lint_through_the_service() {
         "{page}"
     );
 }
+
+/// A catalogue that already holds a conflict (policy files are loaded, not
+/// linted): a publication that fixes it from a later date, or one that has
+/// nothing to do with it, is not refused for it.
+#[test]
+fn a_publication_is_refused_only_for_conflicts_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = common::catalogue_copy(dir.path(), "policies");
+    let conflicting = std::fs::read_to_string(policies.join("bcbsma/183-prolotherapy.toml"))
+        .unwrap()
+        .replacen("number = \"183\"", "number = \"999\"", 1)
+        .replacen("title = \"Prolotherapy\"", "title = \"Injections\"", 1)
+        .replacen(
+            "products = [\"commercial\"]\nstatus = \"investigational\"\nindication = \"musculoskeletal pain\"",
+            "products = [\"medicare-advantage\"]\nstatus = \"medically-necessary\"",
+            1,
+        )
+        .replacen(
+            "products = [\"commercial\", \"medicare-advantage\"]\nstatus = \"investigational\"",
+            "products = [\"medicare-advantage\"]\nstatus = \"medically-necessary\"",
+            1,
+        );
+    std::fs::write(policies.join("bcbsma/999-injections.toml"), conflicting).unwrap();
+    let s = Server::start(
+        &format!("sqlite://{}", dir.path().join("m.db").display()),
+        &["--policies", policies.to_str().unwrap()],
+    );
+    let a = agent();
+    let (_, current) = get(&a, &s.url("/api/v1/policies/bcbsma/999"));
+    // 999 made to agree with 183, from 2027 on: the old 999 still conflicts
+    // until then, which is not this revision's doing.
+    let mut fixed = current["policy"].clone();
+    fixed["statement"][0]["status"] = json!("investigational");
+    fixed["code_list"][0]["status"] = json!("investigational");
+    let (st, p) = publish(&a, &s, &fixed, "?in_force_from=2027-01-01");
+    assert_eq!(st, 201, "{p}");
+    assert!(
+        p["lint"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["rule"] != "conflicting-status"),
+        "{p}"
+    );
+    // The conflicting version itself, republished as is: refused.
+    let (st, e) = publish(&a, &s, &current["policy"], "");
+    assert_eq!((st, e["error"].as_str()), (422, Some("lint-failed")), "{e}");
+}

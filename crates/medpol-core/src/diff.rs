@@ -251,7 +251,13 @@ fn criteria_of(s: &CoverageStatement) -> Vec<(String, String)> {
         } else {
             format!("{prefix}.{}", c.id)
         };
-        out.push((id.clone(), c.text.clone()));
+        // How its sub-criteria combine is part of what it says.
+        let text = if c.criteria.is_empty() {
+            c.text.clone()
+        } else {
+            format!("{} [{}]", c.text, c.combine.id())
+        };
+        out.push((id.clone(), text));
         for k in &c.criteria {
             walk(k, &id, out);
         }
@@ -263,31 +269,40 @@ fn criteria_of(s: &CoverageStatement) -> Vec<(String, String)> {
     out
 }
 
-/// Each code of a policy with the status it is listed under (the list's, or
-/// its statement's) and the products of its list: `system code` → status.
-fn code_statuses(p: &Policy) -> BTreeMap<String, (String, String)> {
+/// One listing of a code: its table, the status it is listed under (the
+/// table's, or that of the statement that names the table), the table's products.
+type Listing = (String, String, String);
+
+/// Each code of a policy (`system code`) with every table it is in: a code
+/// in several tables is decided by all of them, so each listing counts.
+fn code_statuses(p: &Policy) -> BTreeMap<String, Vec<Listing>> {
     let status_of = |l: &CodeList| -> String {
         if let Some(s) = l.status {
             return s.id().to_string();
         }
-        let by_list = l.statement.as_deref();
         p.statements
             .iter()
-            .find(|s| Some(s.id.as_str()) == by_list || s.code_lists.contains(&l.id))
+            .find(|s| s.code_lists.contains(&l.id))
             .map(|s| s.status.id().to_string())
             .unwrap_or_else(|| "listed".to_string())
     };
-    let mut out = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<Listing>> = BTreeMap::new();
     for l in &p.code_lists {
         let status = status_of(l);
         for c in &l.codes {
-            out.insert(
-                format!("{} {}", l.system.label(), c.code),
-                (status.clone(), products(&l.products)),
-            );
+            out.entry(format!("{} {}", l.system.label(), c.code))
+                .or_default()
+                .push((l.id.clone(), status.clone(), products(&l.products)));
         }
     }
     out
+}
+
+fn listings_text(v: &[Listing]) -> String {
+    v.iter()
+        .map(|(_, status, products)| format!("{status} ({products})"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// What changed from `before` to `after`, two texts of one policy.
@@ -376,6 +391,22 @@ pub fn diff_policies(before: &Policy, after: &Policy) -> PolicyDiff {
                             .join(", ")
                     },
                 );
+                c.value(
+                    Part::Statements,
+                    ChangeKind::Changed,
+                    format!("{item} all other indications"),
+                    &b.other_indications,
+                    &a.other_indications,
+                    |v| v.to_string(),
+                );
+                c.value(
+                    Part::Codes,
+                    ChangeKind::Changed,
+                    format!("{item} code tables"),
+                    &b.code_lists,
+                    &a.code_lists,
+                    |v| products(v),
+                );
                 c.text(Part::Statements, item.clone(), &b.text, &a.text);
                 c.value(
                     Part::Criteria,
@@ -421,30 +452,60 @@ pub fn diff_policies(before: &Policy, after: &Policy) -> PolicyDiff {
                 ChangeKind::Added,
                 k.clone(),
                 None,
-                Some(format!("{} ({})", a.0, a.1)),
+                Some(listings_text(a)),
             ),
             (Some(b), None) => c.push(
                 Part::Codes,
                 ChangeKind::Removed,
                 k.clone(),
-                Some(format!("{} ({})", b.0, b.1)),
+                Some(listings_text(b)),
                 None,
             ),
-            (Some(b), Some(a)) if b.0 != a.0 => c.push(
-                Part::Codes,
-                ChangeKind::Moved,
-                k.clone(),
-                Some(b.0.clone()),
-                Some(a.0.clone()),
-            ),
-            (Some(b), Some(a)) if b.1 != a.1 => c.push(
-                Part::Codes,
-                ChangeKind::Changed,
-                format!("{k} products"),
-                Some(b.1.clone()),
-                Some(a.1.clone()),
-            ),
-            _ => {}
+            (Some(b), Some(a)) => {
+                // One table each side: the code, moved or not; several: table by table.
+                let one = b.len() == 1 && a.len() == 1;
+                for (table, x, y) in
+                    matched(b, a, |i, l| if one { i.to_string() } else { l.0.clone() })
+                {
+                    let item = if one {
+                        k.clone()
+                    } else {
+                        format!("{k} (table {table})")
+                    };
+                    match (x, y) {
+                        (None, Some(y)) => c.push(
+                            Part::Codes,
+                            ChangeKind::Added,
+                            item,
+                            None,
+                            Some(format!("{} ({})", y.1, y.2)),
+                        ),
+                        (Some(x), None) => c.push(
+                            Part::Codes,
+                            ChangeKind::Removed,
+                            item,
+                            Some(format!("{} ({})", x.1, x.2)),
+                            None,
+                        ),
+                        (Some(x), Some(y)) if x.1 != y.1 => c.push(
+                            Part::Codes,
+                            ChangeKind::Moved,
+                            item,
+                            Some(x.1.clone()),
+                            Some(y.1.clone()),
+                        ),
+                        (Some(x), Some(y)) if x.2 != y.2 => c.push(
+                            Part::Codes,
+                            ChangeKind::Changed,
+                            format!("{item} products"),
+                            Some(x.2.clone()),
+                            Some(y.2.clone()),
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            (None, None) => {}
         }
     }
 
@@ -758,15 +819,13 @@ pub struct VersionDiff {
 pub fn parts_named(action: &str) -> (Vec<Part>, bool) {
     let a = action.to_lowercase();
     let mut parts = BTreeSet::new();
-    let unchanged = [
-        "statements unchanged",
-        "no changes to policy statement",
-        "no change to policy statement",
-        "statement unchanged",
-        "ongoing non-coverage",
-    ]
-    .iter()
-    .any(|w| a.contains(w));
+    // "Policy statements unchanged.", "Policy statements remain unchanged.",
+    // "No changes to the policy statements.", "describing ongoing non-coverage".
+    let unchanged = a.contains("ongoing non-coverage")
+        || a.split('.').any(|sentence| {
+            sentence.contains("statement")
+                && (sentence.contains("unchanged") || sentence.contains("no change"))
+        });
     if a.contains("review") {
         parts.insert(Part::Review);
     }

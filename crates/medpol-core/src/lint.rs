@@ -84,6 +84,9 @@ pub struct Finding {
     /// Where in that policy, in file-format key names.
     pub field: FieldPath,
     pub message: String,
+    /// The other policy a finding is about (the one a conflict is with, the
+    /// revision an overlap is with), by index.
+    pub other: Option<usize>,
 }
 
 fn products_of(payer: Option<&Payer>, ids: &[String]) -> ProductSet {
@@ -148,6 +151,7 @@ pub fn lint(catalog: &Catalog, today: NaiveDate) -> Vec<Finding> {
                     .any(|s| s.diagnosis_lists.contains(&l.id));
                 if !used {
                     out.push(Finding {
+                        other: None,
                         rule: "unreached-code",
                         level: Level::Warning,
                         policy: pi,
@@ -172,6 +176,7 @@ pub fn lint(catalog: &Catalog, today: NaiveDate) -> Vec<Finding> {
             }
             if reached.is_empty() && !l.codes.is_empty() {
                 out.push(Finding {
+                    other: None,
                     rule: "unreached-code",
                     level: Level::Warning,
                     policy: pi,
@@ -212,6 +217,7 @@ pub fn lint(catalog: &Catalog, today: NaiveDate) -> Vec<Finding> {
                 let (system, code) = code.split_once('|').unwrap_or(("", code));
                 let says = |g: bool| if g { "covers" } else { "denies" };
                 conflicts.push(Finding {
+                    other: Some(b.0),
                     rule: "conflicting-status",
                     level: Level::Error,
                     policy: a.0,
@@ -244,6 +250,7 @@ pub fn lint(catalog: &Catalog, today: NaiveDate) -> Vec<Finding> {
         for (ri, r) in p.related_policies.iter().enumerate() {
             if !exists(&r.number) {
                 out.push(Finding {
+                    other: None,
                     rule: "unresolved-policy",
                     level: Level::Warning,
                     policy: pi,
@@ -259,6 +266,7 @@ pub fn lint(catalog: &Catalog, today: NaiveDate) -> Vec<Finding> {
             if let Some(see) = &n.see_policy {
                 if !exists(&see.number) {
                     out.push(Finding {
+                        other: None,
                         rule: "unresolved-policy",
                         level: Level::Warning,
                         policy: pi,
@@ -284,6 +292,7 @@ pub fn lint(catalog: &Catalog, today: NaiveDate) -> Vec<Finding> {
                     None => root.key("effective"),
                 };
                 out.push(Finding {
+                    other: None,
                     rule: "review-due",
                     level: Level::Warning,
                     policy: pi,
@@ -300,6 +309,7 @@ pub fn lint(catalog: &Catalog, today: NaiveDate) -> Vec<Finding> {
             for setting in [Setting::Outpatient, Setting::Inpatient] {
                 if !p.prior_auth.iter().any(|r| r.setting == setting) {
                     out.push(Finding {
+                        other: None,
                         rule: "criteria-without-prior-auth",
                         level: Level::Warning,
                         policy: pi,
@@ -317,6 +327,7 @@ pub fn lint(catalog: &Catalog, today: NaiveDate) -> Vec<Finding> {
         for (qi, q) in catalog.policies[..pi].iter().enumerate() {
             if q.payer == p.payer && q.number == p.number && q.overlaps(p) {
                 out.push(Finding {
+                    other: Some(qi),
                     rule: "overlapping-revisions",
                     level: Level::Error,
                     policy: pi,

@@ -360,21 +360,32 @@ fn load_with(
             }
         }
     };
-    let mut sources: std::collections::HashMap<Subject, Source> = Default::default();
+    // Problems across files, grouped by file: each file read and parsed
+    // once to place all of its problems.
+    let mut by_subject: Vec<(Subject, Vec<Issue>)> = Vec::new();
+    let mut index: std::collections::HashMap<Subject, usize> = Default::default();
     for (subject, issue) in validate::validate_across(&catalog) {
-        let source = sources
-            .entry(subject)
-            .or_insert_with(|| text_of(subject))
-            .clone();
-        let mut d = Locator::new(&source.text).locate(&source, issue.clone());
-        if let Some(other) = issue.other {
-            let path = match other {
-                Subject::Payer(i) => payer_files[i].path.clone(),
-                Subject::Policy(i) => policy_paths[policy_files[i]].clone(),
-            };
-            d.message.push_str(&format!("; see {}", path.display()));
+        let i = *index.entry(subject).or_insert_with(|| {
+            by_subject.push((subject, Vec::new()));
+            by_subject.len() - 1
+        });
+        by_subject[i].1.push(issue);
+    }
+    for (subject, issues) in by_subject {
+        let source = text_of(subject);
+        let locator = Locator::new(&source.text);
+        for issue in issues {
+            let other = issue.other;
+            let mut d = locator.locate(&source, issue);
+            if let Some(other) = other {
+                let path = match other {
+                    Subject::Payer(i) => payer_files[i].path.clone(),
+                    Subject::Policy(i) => policy_paths[policy_files[i]].clone(),
+                };
+                d.message.push_str(&format!("; see {}", path.display()));
+            }
+            diagnostics.push(d);
         }
-        diagnostics.push(d);
     }
 
     diagnostics.sort_by(|a, b| {

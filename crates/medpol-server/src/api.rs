@@ -654,8 +654,8 @@ pub struct PublicationPreview {
     pub number: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_force_from: Option<NaiveDate>,
-    /// Against the revision in force on the day this one would start (null
-    /// for a new policy).
+    /// Against the revision it would follow: the one in force on its
+    /// `in_force_from`, else the latest (null for a new policy).
     #[schema(value_type = Option<Object>)]
     pub diff: Option<medpol_core::diff::PolicyDiff>,
     /// Every finding; an error would refuse the publication.
@@ -852,15 +852,19 @@ pub async fn publish_policy(
     } = propose(&state, &headers, params.in_force_from.as_deref(), body)?;
     let refused = crate::lifecycle::has_errors(&findings);
     if params.dry_run == Some(true) {
-        let day = in_force_from.unwrap_or(policy.effective);
         // The revision this one would follow, as published (the
-        // catalogue's copy carries the window composition gave it).
+        // catalogue's copy carries the window composition gave it): the one
+        // in force on its first day, or, without one, the latest (a revision
+        // without in_force_from replaces them all).
         let policies = &current.engine.catalog().policies;
         let same = |p: &&Policy| p.payer == policy.payer && p.number == policy.number;
-        let before = policies
-            .iter()
-            .enumerate()
-            .rfind(|(_, p)| same(p) && p.decides_on(day))
+        let before = in_force_from
+            .and_then(|day| {
+                policies
+                    .iter()
+                    .enumerate()
+                    .rfind(|(_, p)| same(p) && p.decides_on(day))
+            })
             .or_else(|| policies.iter().enumerate().rfind(|(_, p)| same(p)))
             .map(|(i, _)| &current.revisions[i].policy);
         let impact =

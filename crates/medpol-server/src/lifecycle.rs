@@ -110,6 +110,7 @@ pub async fn policy_diff(
     let whole = Policy {
         in_force_from: None,
         retired: None,
+        effective: a.effective.min(b.effective),
         ..b.clone()
     };
     let history =
@@ -197,13 +198,13 @@ pub(crate) fn lint_publication(
     toml_body: Option<&str>,
     today: NaiveDate,
 ) -> Vec<LintFinding> {
-    let policy = &catalog.policies[at];
-    let naming = format!("policy {} ", policy.number);
+    // Structurally: findings about the publication, and those whose other
+    // side it is (another policy's conflict with it). Conflicts among other
+    // policies, or of an earlier revision it is about to replace, are not
+    // its doing.
     let findings: Vec<lint::Finding> = lint::lint(catalog, today)
         .into_iter()
-        .filter(|f| {
-            f.policy == at || (f.rule == "conflicting-status" && f.message.contains(&naming))
-        })
+        .filter(|f| f.policy == at || f.other == Some(at))
         .collect();
     // Lines in the request body, for the findings about it (one parse).
     let own: Vec<&medpol_core::validate::FieldPath> = findings

@@ -421,7 +421,9 @@ impl Store {
         }
         sql.push_str(&format!(
             " ORDER BY decided_at DESC, id LIMIT {}",
-            f.limit.clamp(1, 10_000)
+            // Callers bound their own limits (the API at 10,000; a replay asks
+            // for one more, to tell whether there were more).
+            f.limit.clamp(1, 100_000)
         ));
         let mut q = sqlx::query(&sql);
         for a in &args {

@@ -308,7 +308,16 @@ async fn policy_page(
             .cloned()
     });
     let changed = match (&previous, &version) {
-        (Some(a), Some(b)) => medpol_core::diff::versions_between(p, a.effective, b.effective),
+        // Over the policy's whole life, not this revision's window.
+        (Some(a), Some(b)) => medpol_core::diff::versions_between(
+            &Policy {
+                in_force_from: None,
+                retired: None,
+                ..p.clone()
+            },
+            a.effective,
+            b.effective,
+        ),
         _ => None,
     };
     let related_exists = |n: &str| catalog.find_policies(Some(&p.payer), n).next().is_some();
@@ -411,12 +420,28 @@ async fn check(State(state): St, Query(q): Query<CheckQuery>) -> Response {
     let engine = &current.engine;
     let asked = q.codes.as_deref().is_some_and(|c| !c.trim().is_empty());
     let mut errors: BTreeMap<&'static str, String> = BTreeMap::new();
-    let mut products: Vec<String> = Vec::new();
+    // `payer/product`, so that a product id two payers share stays one choice each.
+    let mut products: Vec<(String, String)> = Vec::new();
     for payer in &engine.catalog().payers {
         for l in &payer.lines_of_business {
-            products.push(l.id.clone());
+            products.push((
+                format!("{}/{}", payer.id, l.id),
+                format!("{} — {}", payer.name, l.id),
+            ));
         }
     }
+    // A bare product id (a shared link from before) selects its payer's entry.
+    let chosen = q.product.as_deref().map(|p| {
+        if p.contains('/') {
+            p.to_string()
+        } else {
+            products
+                .iter()
+                .find(|(v, _)| v.ends_with(&format!("/{p}")))
+                .map(|(v, _)| v.clone())
+                .unwrap_or_else(|| p.to_string())
+        }
+    });
     let mut answer = None;
     if asked {
         let product = q.product.clone().unwrap_or_default();
@@ -532,7 +557,7 @@ async fn check(State(state): St, Query(q): Query<CheckQuery>) -> Response {
             div.field {
                 label for="product" { "Product (line of business)" }
                 select id="product" name="product" aria-describedby="product-error" {
-                    @for id in &products { option value=(id) selected[q.product.as_deref() == Some(id.as_str())] { (id) } }
+                    @for (value, label) in &products { option value=(value) selected[chosen.as_deref() == Some(value.as_str())] { (label) } }
                 }
                 @if let Some(e) = field_error("product") { p.error id="product-error" { (e) } }
             }
@@ -621,10 +646,19 @@ pub struct ReviewsQuery {
 /// The review calendar.
 async fn reviews(State(state): St, Query(q): Query<ReviewsQuery>) -> Response {
     let today = chrono::Utc::now().date_naive();
-    let within = q
+    let given = q
         .due_within
         .as_deref()
-        .and_then(|d| d.trim_end_matches('d').parse::<i64>().ok());
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    let within = given.map(|d| {
+        d.trim_end_matches('d')
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+    });
+    let bad = matches!(within, Some(None));
+    let within = within.flatten();
     let current = state.current();
     let entries = medpol_core::review::calendar(current.engine.catalog(), today, within);
     let body = html! {
@@ -632,7 +666,8 @@ async fn reviews(State(state): St, Query(q): Query<ReviewsQuery>) -> Response {
         p.hint { "Each policy's last review, from its history, and when the annual review is due, soonest first (as of " (today) ")." }
         form.inline method="get" action="/reviews" {
             div.field { label for="due_within" { "Due within (days)" }
-                input id="due_within" name="due_within" inputmode="numeric" value=(within.map(|w| w.to_string()).unwrap_or_default()); }
+                input id="due_within" name="due_within" inputmode="numeric" aria-describedby="due-within-error" value=(given.unwrap_or(""));
+                @if bad { p.error id="due-within-error" role="alert" { "a number of days, 0 or more (e.g. 60)" } } }
             button type="submit" { "Filter" }
         }
         table {
@@ -650,5 +685,10 @@ async fn reviews(State(state): St, Query(q): Query<ReviewsQuery>) -> Response {
             } }
         }
     };
-    page(StatusCode::OK, "Review calendar", body)
+    let status = if bad {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    page(status, "Review calendar", body)
 }

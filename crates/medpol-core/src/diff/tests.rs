@@ -197,3 +197,70 @@ fn word_diffs_keep_the_words_in_order() {
     );
     assert!(word_diff("same", "same").is_empty());
 }
+
+#[test]
+fn a_code_in_two_tables_is_compared_table_by_table() {
+    let mut before = p183();
+    let mut medicare = before.code_lists[0].clone();
+    medicare.id = "hcpcs-medicare".into();
+    medicare.products = vec!["medicare-advantage".into()];
+    medicare.status = Some(CoverageStatus::NotCovered);
+    before.code_lists[0].products = vec!["commercial".into()];
+    before.code_lists.push(medicare);
+    let mut after = before.clone();
+    after.code_lists[0].status = Some(CoverageStatus::MedicallyNecessary);
+    let d = diff_policies(&before, &after);
+    let moved: Vec<&Change> = d
+        .changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Moved)
+        .collect();
+    assert_eq!(moved.len(), 1, "{:#?}", d.changes);
+    assert_eq!(moved[0].item, "HCPCS M0076 (table hcpcs-investigational)");
+    assert_eq!(moved[0].after.as_deref(), Some("medically-necessary"));
+    // Taken out of one table, still in the other: said so.
+    let mut after = before.clone();
+    after.code_lists[0].codes.clear();
+    let d = diff_policies(&before, &after);
+    assert!(
+        d.changes.iter().any(|c| c.kind == ChangeKind::Removed
+            && c.item == "HCPCS M0076 (table hcpcs-investigational)"),
+        "{:#?}",
+        d.changes
+    );
+}
+
+#[test]
+fn statements_said_unchanged_in_other_words_are_unchanged() {
+    for words in [
+        "Annual policy review. Policy statements remain unchanged.",
+        "Annual review. No changes to the policy statements.",
+        "Policy statement unchanged.",
+    ] {
+        let (parts, unchanged) = parts_named(words);
+        assert!(
+            unchanged && !parts.contains(&Part::Statements),
+            "{words}: {parts:?}"
+        );
+    }
+    let (parts, unchanged) = parts_named("Policy statement changed to medically necessary.");
+    assert!(!unchanged && parts.contains(&Part::Statements));
+}
+
+#[test]
+fn explicit_code_tables_and_other_indications_are_compared() {
+    let before = p183();
+    let mut after = before.clone();
+    after.statements[0].code_lists = vec!["hcpcs-investigational".into()];
+    after.statements[0].other_indications = true;
+    let d = diff_policies(&before, &after);
+    let items: Vec<&str> = d.changes.iter().map(|c| c.item.as_str()).collect();
+    assert!(
+        items.contains(&"statement commercial-investigational code tables"),
+        "{items:?}"
+    );
+    assert!(
+        items.contains(&"statement commercial-investigational all other indications"),
+        "{items:?}"
+    );
+}
