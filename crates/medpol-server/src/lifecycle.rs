@@ -292,6 +292,68 @@ pub(crate) async fn replay_decisions(
         .await?;
     let truncated = records.len() as i64 > REPLAY_LIMIT;
     let records = &records[..records.len().min(REPLAY_LIMIT as usize)];
+    // Deciding thousands of requests twice is CPU work: off the async
+    // worker, so that other requests keep being served meanwhile.
+    let (impact, without) = tokio::task::block_in_place(|| replay(records, current, proposed));
+    Ok(DecisionReplay {
+        decisions: records.len(),
+        since,
+        truncated,
+        without_diagnoses: without,
+        impact,
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImpactParams {
+    /// The first date of service the proposed revision would decide (YYYY-MM-DD).
+    #[param(format = Date, pattern = "^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+    in_force_from: Option<String>,
+    /// Decisions made at or after (YYYY-MM-DD or RFC 3339); default: 30 days ago.
+    from: Option<String>,
+    /// Decisions made before (YYYY-MM-DD or RFC 3339).
+    to: Option<String>,
+}
+
+/// The impact of a proposed revision (admin; the body as for publishing) on
+/// the decisions in the log: each replayed under the current catalogue and
+/// under the catalogue with the revision. Nothing is published.
+#[utoipa::path(post, path = "/api/v1/impact", params(ImpactParams),
+    request_body(description = "a policy in the policy-file form", content(
+        (Object = "application/json"),
+        (String = "application/toml"),
+    )),
+    security(("bearer" = [])),
+    responses((status = 200, body = DecisionReplay), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 415, description = "neither JSON nor TOML", body = ApiError), (status = 422, body = ApiError)))]
+pub async fn impact(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    params: Result<ApiQuery<ImpactParams>, ApiError>,
+    body: Result<String, axum::extract::rejection::StringRejection>,
+) -> Result<Json<DecisionReplay>, ApiError> {
+    crate::api::require_admin(&state, &headers)?;
+    let ApiQuery(params) = params?;
+    let body = body.map_err(|r| ApiError::new(r.status(), "invalid-body", r.body_text()))?;
+    let window = (
+        crate::api::time_bound(&params.from, "from")?,
+        crate::api::time_bound(&params.to, "to")?,
+    );
+    let p = crate::api::propose(&state, &headers, params.in_force_from.as_deref(), body)?;
+    let replay = replay_decisions(&state, &p.current.engine, &p.proposed, window)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(replay))
+}
+
+/// Decides each logged request under both engines and tallies what changed;
+/// also how many records kept no diagnoses.
+fn replay(
+    records: &[crate::store::DecisionRecord],
+    current: &Engine,
+    proposed: &Engine,
+) -> (ImpactReport, usize) {
     let mut tally = Tally::default();
     let mut without = 0;
     for r in records {
@@ -347,54 +409,5 @@ pub(crate) async fn replay_decisions(
             );
         }
     }
-    Ok(DecisionReplay {
-        decisions: records.len(),
-        since,
-        truncated,
-        without_diagnoses: without,
-        impact: tally.report(),
-    })
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ImpactParams {
-    /// The first date of service the proposed revision would decide (YYYY-MM-DD).
-    #[param(format = Date, pattern = "^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
-    in_force_from: Option<String>,
-    /// Decisions made at or after (YYYY-MM-DD or RFC 3339); default: 30 days ago.
-    from: Option<String>,
-    /// Decisions made before (YYYY-MM-DD or RFC 3339).
-    to: Option<String>,
-}
-
-/// The impact of a proposed revision (admin; the body as for publishing) on
-/// the decisions in the log: each replayed under the current catalogue and
-/// under the catalogue with the revision. Nothing is published.
-#[utoipa::path(post, path = "/api/v1/impact", params(ImpactParams),
-    request_body(description = "a policy in the policy-file form", content(
-        (Object = "application/json"),
-        (String = "application/toml"),
-    )),
-    security(("bearer" = [])),
-    responses((status = 200, body = DecisionReplay), (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 415, description = "neither JSON nor TOML", body = ApiError), (status = 422, body = ApiError)))]
-pub async fn impact(
-    State(state): State<Arc<AppState>>,
-    headers: axum::http::HeaderMap,
-    params: Result<ApiQuery<ImpactParams>, ApiError>,
-    body: Result<String, axum::extract::rejection::StringRejection>,
-) -> Result<Json<DecisionReplay>, ApiError> {
-    crate::api::require_admin(&state, &headers)?;
-    let ApiQuery(params) = params?;
-    let body = body.map_err(|r| ApiError::new(r.status(), "invalid-body", r.body_text()))?;
-    let window = (
-        crate::api::time_bound(&params.from, "from")?,
-        crate::api::time_bound(&params.to, "to")?,
-    );
-    let p = crate::api::propose(&state, &headers, params.in_force_from.as_deref(), body)?;
-    let replay = replay_decisions(&state, &p.current.engine, &p.proposed, window)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(Json(replay))
+    (tally.report(), without)
 }
