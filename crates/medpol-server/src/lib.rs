@@ -9,6 +9,7 @@ pub mod auth;
 mod cds;
 pub mod cds_coverage;
 pub mod decision_log;
+mod dtr;
 mod lifecycle;
 mod openapi;
 pub mod store;
@@ -192,6 +193,7 @@ pub fn router(state: Arc<AppState>, config: &Config) -> axum::Router {
         .nest("/api/v1", rest)
         .merge(cds::router())
         .merge(web::routes())
+        .merge(dtr::routes())
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .fallback(api::not_found)

@@ -13,6 +13,9 @@ pub(super) struct Assertion {
     /// clinician must document (DTR), with its purpose.
     pub(super) doc_needed: Option<(&'static str, &'static str)>,
     pub(super) info_needed: Option<&'static str>,
+    /// With `doc_needed`: the DTR questionnaires (canonical `url|version`)
+    /// of the statements whose criteria coverage rests on.
+    pub(super) questionnaires: Vec<String>,
     pub(super) reasons: Vec<String>,
     pub(super) policy_links: Vec<(String, String)>,
     pub(super) assertion_id: String,
@@ -28,6 +31,7 @@ impl Assertion {
             pa_needed: None,
             doc_needed: None,
             info_needed: None,
+            questionnaires: Vec::new(),
             reasons: vec![reason],
             policy_links: Vec::new(),
             assertion_id: format!("none-{}", uuid::Uuid::new_v4()),
@@ -138,6 +142,19 @@ pub(super) fn assertion_of(
         };
         ("clinical", purpose)
     });
+    let mut questionnaires: Vec<String> = Vec::new();
+    if doc_needed.is_some() {
+        for l in &governed {
+            for set in &l.criteria {
+                let (payer, number) = set.policy.split_once('/').unwrap_or(("", set.policy));
+                let statement = set.path.strip_prefix("statement/").unwrap_or(set.path);
+                let q = crate::dtr::canonical(base, payer, number, statement, set.version);
+                if !questionnaires.contains(&q) {
+                    questionnaires.push(q);
+                }
+            }
+        }
+    }
     if (covered == "conditional" || pa_needed == Some("conditional")) && info_needed.is_none() {
         info_needed = Some("OTH");
     }
@@ -200,6 +217,7 @@ pub(super) fn assertion_of(
         pa_needed,
         doc_needed,
         info_needed,
+        questionnaires,
         reasons,
         policy_links: links,
         assertion_id,
@@ -355,6 +373,9 @@ pub(super) fn system_action(
     if let Some((doc, purpose)) = a.doc_needed {
         ext.push(json!({ "url": "doc-needed", "valueCode": doc }));
         ext.push(json!({ "url": "doc-purpose", "valueCode": purpose }));
+        for q in &a.questionnaires {
+            ext.push(json!({ "url": "questionnaire", "valueCanonical": q }));
+        }
     }
     if let Some(info) = a.info_needed {
         ext.push(json!({ "url": "info-needed", "valueCode": info }));
