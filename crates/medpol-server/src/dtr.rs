@@ -122,6 +122,8 @@ fn outcome(status: StatusCode, code: &str, message: String) -> Response {
 
 /// The questionnaire with this id in the current catalogue (the latest
 /// revision of its policy), or why not.
+// The error is the HTTP answer itself, built at most once per request.
+#[allow(clippy::result_large_err)]
 fn find(state: &AppState, id: &str) -> Result<Value, Response> {
     let current = state.current();
     let catalog = current.engine.catalog();
