@@ -297,3 +297,48 @@ fn a_publication_is_refused_only_for_conflicts_of_its_own() {
     let (st, e) = publish(&a, &s, &current["policy"], "");
     assert_eq!((st, e["error"].as_str()), (422, Some("lint-failed")), "{e}");
 }
+
+/// The published list of what needs prior authorization, from the policies.
+#[test]
+fn the_prior_auth_requirements_come_from_the_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        &format!("sqlite://{}", dir.path().join("m.db").display()),
+        &[],
+    );
+    let a = agent();
+    let (st, list) = get(
+        &a,
+        &s.url("/api/v1/prior-auth/requirements?date=2025-06-01"),
+    );
+    assert_eq!(st, 200, "{list}");
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(
+        (list[0]["system"].as_str(), list[0]["code"].as_str()),
+        (Some("hcpcs"), Some("M0076"))
+    );
+    assert_eq!(list[0]["policies"], json!(["bcbsma/183 1/2025"]));
+    // Inpatient, for every product (183: "IS REQUIRED for all products if ... inpatient").
+    let places = list[0]["where"].as_array().unwrap();
+    assert_eq!(places.len(), 6, "{places:?}");
+    assert!(
+        places
+            .iter()
+            .all(|w| w["setting"] == "inpatient" && w["prior_auth"] == "auth-needed"),
+        "{places:?}"
+    );
+    let (_, none) = get(
+        &a,
+        &s.url("/api/v1/prior-auth/requirements?date=2009-01-01"),
+    );
+    assert_eq!(none, json!([]));
+    assert_eq!(
+        get(&a, &s.url("/api/v1/prior-auth/requirements?payer=nobody")).0,
+        422
+    );
+    assert_eq!(
+        get(&a, &s.url("/api/v1/prior-auth/requirements?date=soon")).0,
+        422
+    );
+}

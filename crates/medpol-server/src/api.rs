@@ -266,6 +266,10 @@ pub fn routes() -> Router<AppStateRef> {
         )
         .route("/reviews", get(crate::lifecycle::reviews))
         .route("/impact", post(crate::lifecycle::impact))
+        .route(
+            "/prior-auth/requirements",
+            get(crate::prior_auth::requirements),
+        )
         .route("/determinations", post(determine))
         .route("/decisions", get(list_decisions))
         .route("/cds-feedback", get(list_feedback))

@@ -12,6 +12,7 @@ pub mod decision_log;
 mod dtr;
 mod lifecycle;
 mod openapi;
+mod prior_auth;
 pub mod store;
 mod web;
 

@@ -16,6 +16,7 @@ use crate::api;
         crate::lifecycle::policy_diff,
         crate::lifecycle::reviews,
         crate::lifecycle::impact,
+        crate::prior_auth::requirements,
         api::publish_policy,
         api::list_decisions,
         api::list_feedback,
