@@ -163,16 +163,9 @@ fn lint_finds_planted_problems_one_by_one() {
     );
 
     // 2. Another policy that covers M0076 for Medicare Advantage, where 183's table denies it.
-    let other = std::fs::read_to_string(dir.join("bcbsma/183-prolotherapy.toml"))
-        .unwrap()
-        .replacen("number = \"183\"", "number = \"999\"", 1)
-        .replacen("title = \"Prolotherapy\"", "title = \"Injections\"", 1)
-        .replacen(
-            "products = [\"commercial\"]\nstatus = \"investigational\"\nindication = \"musculoskeletal pain\"",
-            "products = [\"medicare-advantage\"]\nstatus = \"medically-necessary\"",
-            1,
-        )
-        .replacen("products = [\"commercial\", \"medicare-advantage\"]\nstatus = \"investigational\"", "products = [\"medicare-advantage\"]\nstatus = \"medically-necessary\"", 1);
+    let other = common::conflicting_999(
+        &std::fs::read_to_string(dir.join("bcbsma/183-prolotherapy.toml")).unwrap(),
+    );
     std::fs::write(dir.join("bcbsma/999-injections.toml"), other).unwrap();
     let r = lint(&[]);
     assert_eq!(r.code, 1, "{}", r.stdout);

@@ -257,20 +257,9 @@ fn diff_reviews_dry_run_and_lint_through_the_service() {
 fn a_publication_is_refused_only_for_conflicts_of_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let policies = common::catalogue_copy(dir.path(), "policies");
-    let conflicting = std::fs::read_to_string(policies.join("bcbsma/183-prolotherapy.toml"))
-        .unwrap()
-        .replacen("number = \"183\"", "number = \"999\"", 1)
-        .replacen("title = \"Prolotherapy\"", "title = \"Injections\"", 1)
-        .replacen(
-            "products = [\"commercial\"]\nstatus = \"investigational\"\nindication = \"musculoskeletal pain\"",
-            "products = [\"medicare-advantage\"]\nstatus = \"medically-necessary\"",
-            1,
-        )
-        .replacen(
-            "products = [\"commercial\", \"medicare-advantage\"]\nstatus = \"investigational\"",
-            "products = [\"medicare-advantage\"]\nstatus = \"medically-necessary\"",
-            1,
-        );
+    let conflicting = common::conflicting_999(
+        &std::fs::read_to_string(policies.join("bcbsma/183-prolotherapy.toml")).unwrap(),
+    );
     std::fs::write(policies.join("bcbsma/999-injections.toml"), conflicting).unwrap();
     let s = Server::start(
         &format!("sqlite://{}", dir.path().join("m.db").display()),

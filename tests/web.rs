@@ -52,6 +52,17 @@ fn catalogue(dir: &Path) -> std::path::PathBuf {
     c
 }
 
+/// The server on a fresh database with [`catalogue`].
+fn start() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = catalogue(dir.path());
+    let s = Server::start(
+        &format!("sqlite://{}", dir.path().join("m.db").display()),
+        &["--policies", policies.to_str().unwrap()],
+    );
+    (dir, s)
+}
+
 fn href_after<'a>(page: &'a str, marker: &str) -> &'a str {
     let at = page
         .find(marker)
@@ -63,12 +74,7 @@ fn href_after<'a>(page: &'a str, marker: &str) -> &'a str {
 
 #[test]
 fn the_pages_answer_people() {
-    let dir = tempfile::tempdir().unwrap();
-    let policies = catalogue(dir.path());
-    let s = Server::start(
-        &format!("sqlite://{}", dir.path().join("m.db").display()),
-        &["--policies", policies.to_str().unwrap()],
-    );
+    let (_dir, s) = start();
     let a = agent();
 
     // Search by code, open the policy.
@@ -204,12 +210,7 @@ fn the_pages_work_in_a_browser() {
         common::skipped("chromium is not installed; the browser test of the web pages did not run");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let policies = catalogue(dir.path());
-    let s = Server::start(
-        &format!("sqlite://{}", dir.path().join("m.db").display()),
-        &["--policies", policies.to_str().unwrap()],
-    );
+    let (dir, s) = start();
     let profile = dir.path().join("profile");
     // Search, then the policy the result links to.
     let page = dom(browser, &profile, &s.url("/policies?q=M0076"));
@@ -275,12 +276,7 @@ fn the_pages_pass_an_accessibility_check() {
         );
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let policies = catalogue(dir.path());
-    let s = Server::start(
-        &format!("sqlite://{}", dir.path().join("m.db").display()),
-        &["--policies", policies.to_str().unwrap()],
-    );
+    let (dir, s) = start();
     let a = agent();
     let (_, css, _) = html(&a, &s.url("/static/site.css"));
     let pages = [

@@ -140,3 +140,21 @@ pub fn make_medically_necessary(dir: &Path) {
         "status = \"medically-necessary\"\ncolumns",
     );
 }
+
+/// Policy 999 "Injections": a copy of 183 that covers M0076 for Medicare
+/// Advantage, where 183's table denies it (a planted conflict), as TOML.
+pub fn conflicting_999(text_183: &str) -> String {
+    text_183
+        .replacen("number = \"183\"", "number = \"999\"", 1)
+        .replacen("title = \"Prolotherapy\"", "title = \"Injections\"", 1)
+        .replacen(
+            "products = [\"commercial\"]\nstatus = \"investigational\"\nindication = \"musculoskeletal pain\"",
+            "products = [\"medicare-advantage\"]\nstatus = \"medically-necessary\"",
+            1,
+        )
+        .replacen(
+            "products = [\"commercial\", \"medicare-advantage\"]\nstatus = \"investigational\"",
+            "products = [\"medicare-advantage\"]\nstatus = \"medically-necessary\"",
+            1,
+        )
+}
