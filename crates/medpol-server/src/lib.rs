@@ -184,6 +184,16 @@ async fn load_current(store: &Store, seq: (i64, i64)) -> anyhow::Result<Current>
 /// `/api/v1` with its OpenAPI document, CDS Hooks, health, and the layers
 /// every request passes (request id, tracing without bodies, body limit,
 /// timeout, `nosniff`).
+/// Runs CPU-bound work from a handler: off the async worker where the
+/// runtime allows it (multi-threaded: the binary's), inline otherwise (a
+/// current-thread runtime, where moving it would panic).
+pub(crate) fn cpu_bound<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 pub fn router(state: Arc<AppState>, config: &Config) -> axum::Router {
     use axum::http::{header, HeaderValue, StatusCode};
     use axum::routing::get;

@@ -294,7 +294,7 @@ pub(crate) async fn replay_decisions(
     let records = &records[..records.len().min(REPLAY_LIMIT as usize)];
     // Deciding thousands of requests twice is CPU work: off the async
     // worker, so that other requests keep being served meanwhile.
-    let (impact, without) = tokio::task::block_in_place(|| replay(records, current, proposed));
+    let (impact, without) = crate::cpu_bound(|| replay(records, current, proposed));
     Ok(DecisionReplay {
         decisions: records.len(),
         since,

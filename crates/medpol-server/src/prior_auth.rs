@@ -75,7 +75,7 @@ pub async fn requirements(
         }
     }
     // Deciding every code for every product and setting is CPU work.
-    let out = tokio::task::block_in_place(|| {
+    let out = crate::cpu_bound(|| {
         let mut by_code: BTreeMap<(String, String), Requirement> = BTreeMap::new();
         let mut scratch: Option<LineDetermination> = None;
         for payer in &catalog.payers {
