@@ -35,6 +35,21 @@ fn criteria_are_questionnaires_that_crd_names() {
     );
     let a = agent();
 
+    // What the FHIR endpoint says it supports: questionnaires, and nothing it does not.
+    let (st, cap) = get(&a, &s.url("/fhir/metadata"));
+    assert_eq!(
+        (st, cap["resourceType"].as_str()),
+        (200, Some("CapabilityStatement")),
+        "{cap}"
+    );
+    let resources = cap["rest"][0]["resource"].as_array().unwrap();
+    assert_eq!(resources.len(), 1, "{cap}");
+    assert_eq!(resources[0]["type"], "Questionnaire");
+    assert_eq!(
+        resources[0]["operation"][0]["name"],
+        "questionnaire-package"
+    );
+
     let (st, q) = get(&a, &s.url(&format!("/fhir/Questionnaire/{ID}")));
     assert_eq!(st, 200, "{q}");
     assert_eq!(q["resourceType"], "Questionnaire");

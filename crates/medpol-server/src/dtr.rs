@@ -25,6 +25,39 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/fhir/Questionnaire/{id}", get(read))
         .route("/fhir/Questionnaire/$questionnaire-package", post(package))
+        .route("/fhir/metadata", get(metadata))
+}
+
+/// The CapabilityStatement: what this FHIR endpoint supports today, and
+/// nothing it does not (prior-authorization requests are not taken yet).
+async fn metadata(State(state): State<Arc<AppState>>) -> Response {
+    let base = state.cds.public_url.trim_end_matches('/');
+    let doc = json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": chrono::Utc::now().date_naive().to_string(),
+        "kind": "instance",
+        "software": { "name": "medpol", "version": env!("CARGO_PKG_VERSION") },
+        "implementation": {
+            "description": "medpol: medical-policy questionnaires (Da Vinci DTR) generated from the payer's policies",
+            "url": format!("{base}/fhir"),
+        },
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "rest": [{
+            "mode": "server",
+            "resource": [{
+                "type": "Questionnaire",
+                "profile": DTR_QUESTIONNAIRE,
+                "interaction": [{ "code": "read" }],
+                "operation": [{
+                    "name": "questionnaire-package",
+                    "definition": "http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/Questionnaire-package",
+                }],
+            }],
+        }],
+    });
+    ([(header::CONTENT_TYPE, FHIR_JSON)], doc.to_string()).into_response()
 }
 
 /// The questionnaire id of a statement: `{payer}-{number}-{statement}`, in
