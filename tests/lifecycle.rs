@@ -356,3 +356,30 @@ fn impact_of_moving_183_to_medically_necessary_is_exactly_the_m0076_lines() {
         2
     );
 }
+
+#[test]
+fn impact_replays_x12_claims_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let proposed = catalogue_copy(tmp.path(), "proposed");
+    make_medically_necessary(&proposed);
+    let claims = common::repo_root().join("tests/fixtures/x12/bcbsma-837p.x12");
+    let v = json(&run(&[
+        "impact",
+        "--proposed",
+        proposed.to_str().unwrap(),
+        "--claims",
+        claims.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    // Every service line read; the one of a payer the product map does not
+    // know is a bad line, not guessed; the M0076 lines change.
+    assert_eq!(v["lines_read"], 6, "{v}");
+    assert_eq!(v["bad_lines"], 1, "{v}");
+    let i = &v["impact"];
+    assert_eq!(i["compared"], 5, "{v}");
+    assert!(i["changed"].as_u64().unwrap() > 0, "{v}");
+    for t in i["transitions"].as_array().unwrap() {
+        assert_eq!(t["code"], "M0076", "{v}");
+    }
+}
