@@ -191,7 +191,9 @@ fn dom(browser: &str, profile: &Path, url: &str) -> String {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--virtual-time-budget=3000",
+            // Local copies load axe-core from a file; scripts get time to run.
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=15000",
             "--dump-dom",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
@@ -332,25 +334,11 @@ fn axe_violations(
     );
     let file = dir.join(format!("{name}.html"));
     std::fs::write(&file, probe).unwrap();
-    let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--allow-file-access-from-files",
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.join("axe-profile").display()
-        ))
-        .arg(format!("file://{}", file.display()))
-        .output()
-        .expect("run chromium");
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = dom(
+        browser,
+        &dir.join("axe-profile"),
+        &format!("file://{}", file.display()),
+    );
     let start = dom
         .find("data-axe=\"")
         .unwrap_or_else(|| panic!("axe did not report on {name}"))

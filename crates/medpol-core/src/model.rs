@@ -306,6 +306,16 @@ impl Policy {
         date >= from && until.is_none_or(|u| date < u)
     }
 
+    /// Whether every word (lower case) is in the title, description or
+    /// summary, ignoring case: the library's search. No words: true.
+    pub fn mentions_all(&self, words: &[String]) -> bool {
+        if words.is_empty() {
+            return true;
+        }
+        let hay = format!("{} {} {}", self.title, self.description, self.summary).to_lowercase();
+        words.iter().all(|w| hay.contains(w.as_str()))
+    }
+
     /// `payer/number`, the key that names a policy across the catalogue.
     pub fn key(&self) -> String {
         format!("{}/{}", self.payer, self.number)

@@ -49,7 +49,7 @@ use medpol_core::model::{Payer, Policy};
 
 pub use crate::error::{ImportError, Problem};
 pub use crate::labels::Labels;
-pub use crate::render::{as_of, render, Format};
+pub use crate::render::{as_of, html_fragments, render, Format};
 
 /// The largest document `import` reads: published policies are tens of
 /// kilobytes; a limit keeps a wrong file from costing minutes and gigabytes.

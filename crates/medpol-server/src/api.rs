@@ -464,11 +464,8 @@ pub async fn list_policies(
         {
             continue;
         }
-        if !words.is_empty() {
-            let hay = format!("{} {} {}", p.title, p.description, p.summary).to_lowercase();
-            if !words.iter().all(|w| hay.contains(w)) {
-                continue;
-            }
+        if !p.mentions_all(&words) {
+            continue;
         }
         out.push(summary(p, current.revisions[i].revision));
         if out.len() >= limit {

@@ -140,39 +140,28 @@ async fn library(State(state): St, Query(q): Query<LibraryQuery>) -> Response {
     let current = state.current();
     let catalog = current.engine.catalog();
     let query = q.q.as_deref().unwrap_or("").trim();
-    let by_code: Option<Vec<*const Policy>> = Code::infer_procedure(query).ok().map(|c| {
-        current
-            .engine
-            .policies_for_code(&c)
-            .iter()
-            .map(|l| l.policy as *const Policy)
-            .collect()
-    });
+    let listed = Code::infer_procedure(query)
+        .ok()
+        .map(|c| current.engine.policies_for_code(&c));
     let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    // One row per policy (payer, number): its latest revision, in catalogue order.
     let mut found: Vec<&Policy> = Vec::new();
+    let mut row: std::collections::HashMap<(&str, &str), usize> = Default::default();
     for p in &catalog.policies {
         let hit = query.is_empty()
             || p.number == query
-            || by_code
+            || listed
                 .as_ref()
-                .is_some_and(|l| l.contains(&(p as *const Policy)))
-            || {
-                let hay = format!("{} {} {}", p.title, p.description, p.summary).to_lowercase();
-                words.iter().all(|w| hay.contains(w))
-            };
-        // One row per policy: its latest revision.
-        if hit
-            && !found
-                .iter()
-                .any(|f| f.payer == p.payer && f.number == p.number)
-        {
-            found.push(p);
-        } else if hit {
-            if let Some(f) = found
-                .iter_mut()
-                .find(|f| f.payer == p.payer && f.number == p.number)
-            {
-                *f = p;
+                .is_some_and(|l| l.iter().any(|x| std::ptr::eq(x.policy, p)))
+            || p.mentions_all(&words);
+        if !hit {
+            continue;
+        }
+        match row.get(&(p.payer.as_str(), p.number.as_str())) {
+            Some(&i) => found[i] = p,
+            None => {
+                row.insert((&p.payer, &p.number), found.len());
+                found.push(p);
             }
         }
     }
@@ -290,16 +279,8 @@ async fn policy_page(
         Some(d) => medpol_document::as_of(p, d).unwrap_or_else(|| p.clone()),
         None => p.clone(),
     };
-    let doc = medpol_document::render(&shown, payer, medpol_document::Format::Html);
-    let part = |open: &str, close: &str| -> String {
-        match (doc.find(open), doc.rfind(close)) {
-            (Some(a), Some(b)) if a < b => doc[a..b + close.len()].to_string(),
-            _ => String::new(),
-        }
-    };
-    // The rendered document is medpol-document's own escaped HTML.
-    let toc = part("<nav aria-labelledby=\"toc\">", "</nav>");
-    let main = part("<section", "</section>");
+    // The published layout, as medpol-document writes (and escapes) it.
+    let (toc, main) = medpol_document::html_fragments(&shown, payer);
     let previous = version.as_ref().and_then(|v| {
         versions
             .iter()
@@ -528,7 +509,15 @@ async fn check(State(state): St, Query(q): Query<CheckQuery>) -> Response {
                                 );
                             }
                         }
-                        Err(e) => tracing::error!(error = %e, "decision record not built"),
+                        // No record, no answer: as over the API.
+                        Err(e) => {
+                            tracing::error!(error = %e, "decision record not built");
+                            return page(
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                "Error",
+                                html! { h1 { "The answer could not be recorded" } p { "Nothing was decided; try again." } },
+                            );
+                        }
                     }
                     answer = Some((
                         d.lines

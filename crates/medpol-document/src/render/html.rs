@@ -123,6 +123,17 @@ pub fn html(doc: &Doc) -> String {
         "<h1>Medical Policy {}</h1>\n</header>",
         escape(&doc.title)
     );
+    let (toc, body) = fragments(doc);
+    let _ = write!(w, "{toc}<main>\n{body}");
+    let _ = writeln!(w, "</main>\n</body>\n</html>");
+    out
+}
+
+/// The table of contents (a `nav`) and the document's body (its header
+/// lines and sections), for a page that frames them itself.
+pub fn fragments(doc: &Doc) -> (String, String) {
+    let mut toc = String::new();
+    let w = &mut toc;
     let _ = writeln!(
         w,
         "<nav aria-labelledby=\"toc\">\n<h2 id=\"toc\">Table of Contents</h2>\n<ul>"
@@ -132,7 +143,10 @@ pub fn html(doc: &Doc) -> String {
             let _ = writeln!(w, "<li><a href=\"#{}\">{}</a></li>", s.id, escape(toc));
         }
     }
-    let _ = writeln!(w, "</ul>\n</nav>\n<main>");
+    let _ = writeln!(w, "</ul>\n</nav>");
+    let mut body = String::new();
+    let w = &mut body;
+
     for h in &doc.header {
         let _ = writeln!(w, "<p>{}</p>", escape(h));
     }
@@ -149,8 +163,7 @@ pub fn html(doc: &Doc) -> String {
         }
         let _ = writeln!(w, "</section>");
     }
-    let _ = writeln!(w, "</main>\n</body>\n</html>");
-    out
+    (toc, body)
 }
 
 fn block(w: &mut String, b: &Block, level: u8) {

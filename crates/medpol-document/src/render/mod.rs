@@ -37,6 +37,12 @@ pub fn render(policy: &Policy, payer: &Payer, format: Format) -> String {
     }
 }
 
+/// The published layout as two HTML fragments, the table of contents and
+/// the body, for a page that has its own frame (the service's web pages).
+pub fn html_fragments(policy: &Policy, payer: &Payer) -> (String, String) {
+    html::fragments(&layout(policy, payer))
+}
+
 /// The policy as published on `date`: its history up to that day. `None`
 /// if the policy was not in effect then.
 pub fn as_of(policy: &Policy, date: NaiveDate) -> Option<Policy> {
