@@ -63,6 +63,11 @@ pub enum Command {
     ///
     /// Example: medpol impact --proposed proposed/ --claims claims.csv --changed changed.csv
     Impact(crate::lifecycle::ImpactArgs),
+    /// Prior authorization: the yearly metrics CMS-0057-F asks payers to post.
+    ///
+    /// Example: medpol prior-auth metrics --database sqlite://medpol.db --year 2027
+    #[command(subcommand, name = "prior-auth")]
+    PriorAuth(PriorAuthCommand),
     /// Generate synthetic data for benchmarks and scale tests.
     #[command(subcommand)]
     Synth(SynthCommand),
@@ -209,6 +214,51 @@ pub struct ServeArgs {
     /// either, decisions are logged without a request digest.
     #[arg(long, value_name = "FILE")]
     pub decision_digest_key_file: Option<PathBuf>,
+    /// Prior-authorization (Da Vinci PAS) clients, authenticated with SMART Backend Services
+    /// at POST /auth/token: the --cds-clients file format (`iss` = client_id). Requires
+    /// --public-url. Without it Claim/$submit and $inquire answer 401.
+    #[arg(long, value_name = "FILE", env = "MEDPOL_PAS_CLIENTS")]
+    pub pas_clients: Option<PathBuf>,
+    /// The bearer token of the prior-authorization reviewer role (the review queue and
+    /// decisions; separate from the admin token). Without one the reviewer API is off.
+    #[arg(long, env = "MEDPOL_REVIEWER_TOKEN", hide_env_values = true)]
+    pub reviewer_token: Option<String>,
+    /// Coverage reasons prior authorization may deny without a reviewer, comma-separated:
+    /// investigational, excluded. Default: none (every denial is recommended to a reviewer).
+    /// Medical necessity is never denied automatically.
+    #[arg(long, value_name = "REASONS", default_value = "")]
+    pub pa_auto_deny: String,
+    /// For tests: read prior authorization's "now" from FILE (an RFC 3339 instant), so a
+    /// test can move time. Warned at every start.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub test_clock: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PriorAuthCommand {
+    /// The CMS-0057-F metrics of a year (standard and expedited), from the service's store.
+    ///
+    /// Example: medpol prior-auth metrics --database sqlite://medpol.db --year 2027
+    Metrics(PriorAuthMetricsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PriorAuthMetricsArgs {
+    /// The service's database (sqlite://FILE or postgres://...).
+    #[arg(long, default_value = "sqlite://medpol.db", env = "MEDPOL_DATABASE")]
+    pub database: String,
+    /// The calendar year.
+    #[arg(long)]
+    pub year: i32,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::cli::MetricsFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MetricsFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

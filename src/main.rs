@@ -308,6 +308,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Lint(args) => lifecycle::run_lint(args, &mut out)?,
         Command::Reviews(args) => lifecycle::run_reviews(args, &mut out)?,
         Command::Impact(args) => lifecycle::run_impact(args, &mut out)?,
+        Command::PriorAuth(cmd) => {
+            drop(out);
+            return prior_auth(cmd);
+        }
         Command::Synth(SynthCommand::Claims(args)) => {
             drop(out);
             return screen::run_synth_claims(args);
@@ -341,6 +345,11 @@ fn run(cli: Cli) -> Result<()> {
 fn serve(args: crate::cli::ServeArgs) -> Result<()> {
     if !(args.poll_seconds > 0.0 && args.timeout_seconds > 0.0) {
         return input("--poll-seconds and --timeout-seconds must be positive");
+    }
+    if args.pas_clients.is_some() && args.public_url.is_none() {
+        return input(
+            "--public-url is required with --pas-clients: the clients' assertions name {public-url}/auth/token as their `aud`",
+        );
     }
     if args.cds_clients.is_some() && args.public_url.is_none() {
         return input(
@@ -392,6 +401,14 @@ fn serve(args: crate::cli::ServeArgs) -> Result<()> {
         cds_coverage_map: args.cds_coverage_map,
         public_url: args.public_url,
         digest_key,
+        pas_clients: args.pas_clients,
+        reviewer_token: args.reviewer_token.filter(|t| !t.is_empty()),
+        pa_auto_deny: medpol_server::pas::AutoDeny::parse(&args.pa_auto_deny)
+            .or_else(|e| input(format!("--pa-auto-deny: {e}")))?,
+        clock: match args.test_clock {
+            Some(path) => medpol_server::pas::Clock::File(path),
+            None => medpol_server::pas::Clock::System,
+        },
     };
     medpol_server::init_tracing();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -402,6 +419,48 @@ fn serve(args: crate::cli::ServeArgs) -> Result<()> {
             medpol_server::shutdown_signal(),
         ))
         .map_err(Failure::Internal)
+}
+
+fn prior_auth(cmd: crate::cli::PriorAuthCommand) -> Result<()> {
+    let crate::cli::PriorAuthCommand::Metrics(args) = cmd;
+    if !(2000..=2200).contains(&args.year) {
+        return input(format!("--year must be from 2000 to 2200, not {}", args.year));
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let metrics = runtime
+        .block_on(async {
+            let store = medpol_server::store::Store::open(&args.database).await?;
+            medpol_server::pas::metrics_of(&store, args.year).await
+        })
+        .map_err(Failure::Internal)?;
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        crate::cli::MetricsFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &metrics).context("writing")?;
+            writeln!(out).context("writing")?;
+        }
+        crate::cli::MetricsFormat::Text => {
+            let hours = |h: Option<f64>| h.map_or("-".to_string(), |h| format!("{h:.2}"));
+            writeln!(out, "Prior-authorization metrics, {} (CMS-0057-F)", metrics.year).context("writing")?;
+            writeln!(out, "{:<34} {:>10} {:>10}", "", "standard", "expedited").context("writing")?;
+            let (s, e) = (&metrics.standard, &metrics.expedited);
+            let rows: [(&str, String, String); 9] = [
+                ("requests", s.requests.to_string(), e.requests.to_string()),
+                ("decided", s.decided.to_string(), e.decided.to_string()),
+                ("approved %", format!("{:.1}", s.approved_percent), format!("{:.1}", e.approved_percent)),
+                ("denied %", format!("{:.1}", s.denied_percent), format!("{:.1}", e.denied_percent)),
+                ("approved after appeal %", format!("{:.1}", s.approved_after_appeal_percent), format!("{:.1}", e.approved_after_appeal_percent)),
+                ("extended and approved %", format!("{:.1}", s.extended_and_approved_percent), format!("{:.1}", e.extended_and_approved_percent)),
+                ("average hours to decision", hours(s.average_hours), hours(e.average_hours)),
+                ("median hours to decision", hours(s.median_hours), hours(e.median_hours)),
+                ("decided after the due time", s.decided_late.to_string(), e.decided_late.to_string()),
+            ];
+            for (name, a, b) in rows {
+                writeln!(out, "{name:<34} {a:>10} {b:>10}").context("writing")?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The one policy a number (and optional payer) names, or what would be valid.

@@ -235,14 +235,7 @@ pub(crate) fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(),
             .and_then(|v| v.to_str().ok()),
     )
     .unwrap_or("");
-    // Compare in constant time so the token cannot be guessed byte by byte.
-    let same = given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if same {
+    if crate::auth::same_secret(given, expected) {
         Ok(())
     } else {
         Err(ApiError::new(

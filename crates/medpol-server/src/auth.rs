@@ -58,6 +58,17 @@ pub const JWKS_REFRESH: Duration = Duration::from_secs(300);
 /// The signing algorithms accepted, as they appear in error messages.
 const ACCEPTED: &str = "ES384, RS384, ES256, RS256 or PS384";
 
+/// Compares a secret given by a caller with the expected one in constant
+/// time (for equal lengths), so it cannot be guessed byte by byte.
+pub fn same_secret(given: &str, expected: &str) -> bool {
+    given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
 /// Tokens longer than this are refused unparsed: a real client token is well
 /// under 2 KiB, and a bound keeps decoding work small.
 const MAX_TOKEN_LEN: usize = 16 * 1024;

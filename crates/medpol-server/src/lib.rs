@@ -12,6 +12,7 @@ pub mod decision_log;
 mod dtr;
 mod lifecycle;
 mod openapi;
+pub mod pas;
 mod prior_auth;
 pub mod store;
 mod web;
@@ -61,6 +62,15 @@ pub struct Config {
     /// The key of the decision log's request digests (kept outside the
     /// database); without one no digest is kept.
     pub digest_key: Option<decision_log::DigestKey>,
+    /// Prior-authorization clients (SMART Backend Services; the CDS client
+    /// file format: `[[client]] iss` = client_id, `jwks_file` or `jwks_url`).
+    pub pas_clients: Option<std::path::PathBuf>,
+    /// The reviewer role's bearer token.
+    pub reviewer_token: Option<String>,
+    /// Coverage reasons the payer lets medpol deny without a reviewer.
+    pub pa_auto_deny: pas::AutoDeny,
+    /// Where prior authorization's clock reads the time (tests move it).
+    pub clock: pas::Clock,
 }
 
 impl Default for Config {
@@ -80,6 +90,10 @@ impl Default for Config {
             cds_coverage_map: None,
             public_url: None,
             digest_key: None,
+            pas_clients: None,
+            reviewer_token: None,
+            pa_auto_deny: pas::AutoDeny::default(),
+            clock: pas::Clock::System,
         }
     }
 }
@@ -125,6 +139,7 @@ pub struct AppState {
     pub records: decision_log::RecordPolicy,
     pub shutting_down: AtomicBool,
     pub cds: cds::CdsConfig,
+    pub pas: pas::PasConfig,
 }
 
 impl AppState {
@@ -199,12 +214,15 @@ pub fn router(state: Arc<AppState>, config: &Config) -> axum::Router {
     use axum::routing::get;
     use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
     use tower_http::trace::{DefaultOnResponse, TraceLayer};
-    let rest = api::routes().route("/openapi.json", get(openapi::serve_document));
+    let rest = api::routes()
+        .merge(pas::api_routes())
+        .route("/openapi.json", get(openapi::serve_document));
     axum::Router::new()
         .nest("/api/v1", rest)
         .merge(cds::router())
         .merge(web::routes())
         .merge(dtr::routes())
+        .merge(pas::routes())
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .fallback(api::not_found)
@@ -264,6 +282,11 @@ pub async fn serve(
             "--public-url is required with --cds-clients: the URL the EHRs call this service by (their tokens' `aud` must name it)"
         );
     }
+    if config.pas_clients.is_some() && config.public_url.is_none() {
+        anyhow::bail!(
+            "--public-url is required with --pas-clients: the clients' assertions name {{public-url}}/auth/token as their `aud`"
+        );
+    }
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding {}", config.addr))?;
@@ -273,6 +296,7 @@ pub async fn serve(
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
     let cds = cds_config(&config, public_url)?;
+    let pas = pas_config(&config)?;
     if config.retention_days.is_none() {
         tracing::warn!("the decision log is kept forever: no --retention-days given (see docs/decision-log.md)");
     }
@@ -293,7 +317,10 @@ pub async fn serve(
         },
         shutting_down: AtomicBool::new(false),
         cds,
+        pas,
     });
+    // Subscription notifications, from the outbox (what a restart left due too).
+    let notifier = tokio::spawn(pas::run_notifier(state.clone()));
 
     let poller = {
         let state = state.clone();
@@ -334,6 +361,9 @@ pub async fn serve(
                 if let Err(e) = store.forget_expired_tokens(now).await {
                     tracing::warn!(error = %format!("{e:#}"), "forgetting expired CDS token ids failed");
                 }
+                if let Err(e) = store.pa_forget_tokens(now as i64).await {
+                    tracing::warn!(error = %format!("{e:#}"), "forgetting expired access tokens failed");
+                }
             }
         })
     };
@@ -356,6 +386,8 @@ pub async fn serve(
     let _ = poller.await;
     purger.abort();
     let _ = purger.await;
+    notifier.abort();
+    let _ = notifier.await;
     // The router (and its state) is gone; dropping the last log handle lets
     // the writer drain the queue and stop.
     drop(state);
@@ -393,6 +425,33 @@ fn cds_config(config: &Config, public_url: String) -> anyhow::Result<cds::CdsCon
         insecure_dev_mode: config.cds_insecure_dev_mode,
         coverage_map,
         public_url,
+    })
+}
+
+fn pas_config(config: &Config) -> anyhow::Result<pas::PasConfig> {
+    let auth = match &config.pas_clients {
+        Some(path) => {
+            let clients = auth::load_clients(path)
+                .with_context(|| format!("--pas-clients {}", path.display()))?;
+            Some(Arc::new(auth::ClientAuth::new(
+                clients,
+                Duration::from_secs(cds::JTI_SKEW_SECS),
+            )?))
+        }
+        None => {
+            tracing::info!("no prior-authorization clients configured (--pas-clients): Claim/$submit and $inquire answer 401");
+            None
+        }
+    };
+    if let pas::Clock::File(path) = &config.clock {
+        tracing::warn!(path = %path.display(), "prior authorization reads the time from a file (--test-clock): for tests only");
+    }
+    Ok(pas::PasConfig {
+        auth,
+        reviewer_token: config.reviewer_token.clone(),
+        auto_deny: config.pa_auto_deny.clone(),
+        clock: config.clock.clone(),
+        wake: Default::default(),
     })
 }
 

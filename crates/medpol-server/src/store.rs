@@ -22,7 +22,7 @@ pub enum Backend {
 
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     pub backend: Backend,
     /// Publications from this process, one at a time: they would only race
     /// each other for the next revision number.

@@ -55,7 +55,7 @@ pub(super) fn check_resources(v: &Value, field: &str) -> Result<(), String> {
 }
 
 /// What a JSON value is, for messages (never the value itself).
-pub(super) fn kind(v: &Value) -> &'static str {
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -67,7 +67,7 @@ pub(super) fn kind(v: &Value) -> &'static str {
 }
 
 /// A value as a list: arrays as they are, one object as a list of one, null as none.
-pub(super) fn list(v: &Value) -> Vec<&Value> {
+pub(crate) fn list(v: &Value) -> Vec<&Value> {
     match v {
         Value::Array(a) => a.iter().filter(|x| !x.is_null()).collect(),
         Value::Null => Vec::new(),
@@ -75,7 +75,7 @@ pub(super) fn list(v: &Value) -> Vec<&Value> {
     }
 }
 
-pub(super) fn text(v: &Value) -> &str {
+pub(crate) fn text(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
@@ -112,7 +112,7 @@ pub(super) fn names(reference: &str, r: &Value) -> bool {
     reference == want || reference.ends_with(&format!("/{want}"))
 }
 
-pub(super) fn code_system(uri: &str) -> Option<CodeSystem> {
+pub(crate) fn code_system(uri: &str) -> Option<CodeSystem> {
     match uri.trim_end_matches('/') {
         "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
         | "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
@@ -157,13 +157,13 @@ pub(super) fn add_codings(cc: &Value, codes: &mut Vec<Code>, other: &mut Vec<Str
     }
 }
 
-pub(super) fn date_of(s: &str) -> Option<NaiveDate> {
+pub(crate) fn date_of(s: &str) -> Option<NaiveDate> {
     // A FHIR date or dateTime: its day, by the one strict parser.
     s.get(..10)
         .and_then(medpol_core::model::iso_date::parse_strict)
 }
 
-pub(super) fn encounter_setting(encounter: &Value) -> Option<Setting> {
+pub(crate) fn encounter_setting(encounter: &Value) -> Option<Setting> {
     // R4 Encounter.class is a Coding; tolerate a CodeableConcept or a list.
     let codings: Vec<&Value> = list(&encounter["class"])
         .into_iter()

@@ -39,7 +39,7 @@ use crate::store::DecisionRecord;
 use crate::AppState;
 
 mod answer;
-mod fhir;
+pub(crate) mod fhir;
 
 use answer::*;
 use fhir::*;
@@ -49,7 +49,7 @@ const EXT_COVERAGE_INFO: &str =
 const EXT_BILLING_OPTIONS: &str =
     "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-billing-options";
 const CRD_TEMP: &str = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp";
-const POS_SYSTEM: &str =
+pub(crate) const POS_SYSTEM: &str =
     "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set";
 
 /// How the CDS Hooks endpoints authenticate and map coverage.
