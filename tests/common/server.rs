@@ -29,7 +29,9 @@ impl Server {
         // the port is chosen here rather than by the server.
         let addr;
         let public;
-        if extra.contains(&"--cds-clients") && !extra.contains(&"--public-url") {
+        if (extra.contains(&"--cds-clients") || extra.contains(&"--pas-clients"))
+            && !extra.contains(&"--public-url")
+        {
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .expect("a free port")

@@ -197,8 +197,10 @@ pub fn decide_item(item: &PaItem, lines: &[LineDetermination], cx: &ItemContext)
             ),
         );
     }
+    // Covered, or covered on criteria checked with the claim: the policy
+    // asks for no authorization in this setting.
     if first.coverage == Coverage::NoPolicy
-        || (first.coverage == Coverage::Covered && first.prior_auth == PriorAuth::NoAuth)
+        || (first.coverage != Coverage::NotCovered && first.prior_auth == PriorAuth::NoAuth)
     {
         return state(
             item,
@@ -208,7 +210,11 @@ pub fn decide_item(item: &PaItem, lines: &[LineDetermination], cx: &ItemContext)
                 reason: if first.coverage == Coverage::NoPolicy {
                     "No medical policy in effect on the date of service requires prior authorization for this code and product.".into()
                 } else {
-                    format!("{} does not require prior authorization for this service in this setting.", policies_named(first))
+                    format!(
+                        "{} does not require prior authorization for this service in this setting{}.",
+                        policies_named(first),
+                        if first.coverage == Coverage::Conditional { " (coverage rests on criteria checked with the claim)" } else { "" }
+                    )
                 },
                 citations: citations(first),
                 coverage_reason: None,
