@@ -424,7 +424,10 @@ fn serve(args: crate::cli::ServeArgs) -> Result<()> {
 fn prior_auth(cmd: crate::cli::PriorAuthCommand) -> Result<()> {
     let crate::cli::PriorAuthCommand::Metrics(args) = cmd;
     if !(2000..=2200).contains(&args.year) {
-        return input(format!("--year must be from 2000 to 2200, not {}", args.year));
+        return input(format!(
+            "--year must be from 2000 to 2200, not {}",
+            args.year
+        ));
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let metrics = runtime
@@ -441,19 +444,53 @@ fn prior_auth(cmd: crate::cli::PriorAuthCommand) -> Result<()> {
         }
         crate::cli::MetricsFormat::Text => {
             let hours = |h: Option<f64>| h.map_or("-".to_string(), |h| format!("{h:.2}"));
-            writeln!(out, "Prior-authorization metrics, {} (CMS-0057-F)", metrics.year).context("writing")?;
-            writeln!(out, "{:<34} {:>10} {:>10}", "", "standard", "expedited").context("writing")?;
+            writeln!(
+                out,
+                "Prior-authorization metrics, {} (CMS-0057-F)",
+                metrics.year
+            )
+            .context("writing")?;
+            writeln!(out, "{:<34} {:>10} {:>10}", "", "standard", "expedited")
+                .context("writing")?;
             let (s, e) = (&metrics.standard, &metrics.expedited);
             let rows: [(&str, String, String); 9] = [
                 ("requests", s.requests.to_string(), e.requests.to_string()),
                 ("decided", s.decided.to_string(), e.decided.to_string()),
-                ("approved %", format!("{:.1}", s.approved_percent), format!("{:.1}", e.approved_percent)),
-                ("denied %", format!("{:.1}", s.denied_percent), format!("{:.1}", e.denied_percent)),
-                ("approved after appeal %", format!("{:.1}", s.approved_after_appeal_percent), format!("{:.1}", e.approved_after_appeal_percent)),
-                ("extended and approved %", format!("{:.1}", s.extended_and_approved_percent), format!("{:.1}", e.extended_and_approved_percent)),
-                ("average hours to decision", hours(s.average_hours), hours(e.average_hours)),
-                ("median hours to decision", hours(s.median_hours), hours(e.median_hours)),
-                ("decided after the due time", s.decided_late.to_string(), e.decided_late.to_string()),
+                (
+                    "approved %",
+                    format!("{:.1}", s.approved_percent),
+                    format!("{:.1}", e.approved_percent),
+                ),
+                (
+                    "denied %",
+                    format!("{:.1}", s.denied_percent),
+                    format!("{:.1}", e.denied_percent),
+                ),
+                (
+                    "approved after appeal %",
+                    format!("{:.1}", s.approved_after_appeal_percent),
+                    format!("{:.1}", e.approved_after_appeal_percent),
+                ),
+                (
+                    "extended and approved %",
+                    format!("{:.1}", s.extended_and_approved_percent),
+                    format!("{:.1}", e.extended_and_approved_percent),
+                ),
+                (
+                    "average hours to decision",
+                    hours(s.average_hours),
+                    hours(e.average_hours),
+                ),
+                (
+                    "median hours to decision",
+                    hours(s.median_hours),
+                    hours(e.median_hours),
+                ),
+                (
+                    "decided after the due time",
+                    s.decided_late.to_string(),
+                    e.decided_late.to_string(),
+                ),
             ];
             for (name, a, b) in rows {
                 writeln!(out, "{name:<34} {a:>10} {b:>10}").context("writing")?;

@@ -23,21 +23,30 @@ use server::*;
 
 const CLIENT: &str = "https://ehr.example.org";
 const REVIEWER: &str = "test-reviewer-token";
-const POS: &str = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set";
+const POS: &str =
+    "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set";
 const HCPCS: &str = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets";
-const REVIEW_ACTION: &str = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction";
-const TRACE: &str = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-itemTraceNumber";
+const REVIEW_ACTION: &str =
+    "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction";
+const TRACE: &str =
+    "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-itemTraceNumber";
 
 fn keys() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/medpol-server/tests/fixtures/keys")
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn unique() -> String {
-    let n = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{n:x}")
 }
 
@@ -61,7 +70,10 @@ fn token(s: &Server, scope: &str) -> String {
         s,
         &[
             ("grant_type", "client_credentials"),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
             ("client_assertion", &a),
             ("scope", scope),
         ],
@@ -72,7 +84,9 @@ fn token(s: &Server, scope: &str) -> String {
 }
 
 fn fhir_post(s: &Server, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
-    let mut r = agent().post(&s.url(path)).set("content-type", "application/fhir+json");
+    let mut r = agent()
+        .post(&s.url(path))
+        .set("content-type", "application/fhir+json");
     if let Some(t) = token {
         r = r.set("authorization", &format!("Bearer {t}"));
     }
@@ -80,7 +94,12 @@ fn fhir_post(s: &Server, path: &str, token: Option<&str>, body: &Value) -> (u16,
 }
 
 fn reviewer_get(s: &Server, path: &str) -> (u16, Value) {
-    respond(agent().get(&s.url(path)).set("authorization", &format!("Bearer {REVIEWER}")).call())
+    respond(
+        agent()
+            .get(&s.url(path))
+            .set("authorization", &format!("Bearer {REVIEWER}"))
+            .call(),
+    )
 }
 
 fn reviewer_post(s: &Server, path: &str, body: &Value) -> (u16, Value) {
@@ -117,7 +136,8 @@ fn check_response(b: &Value) -> Result<(), String> {
         if !it["itemSequence"].is_u64() {
             return Err("an item without itemSequence".into());
         }
-        let code = review_action(it).ok_or_else(|| format!("item {} has no review action", it["itemSequence"]))?;
+        let code = review_action(it)
+            .ok_or_else(|| format!("item {} has no review action", it["itemSequence"]))?;
         if !["A1", "A2", "A3", "A4", "A6", "C", "CT", "NA"].contains(&code.as_str()) {
             return Err(format!("review action {code} is not an X12 306 code"));
         }
@@ -127,9 +147,17 @@ fn check_response(b: &Value) -> Result<(), String> {
 
 fn review_action(item: &Value) -> Option<String> {
     item["adjudication"].as_array()?.iter().find_map(|a| {
-        a["extension"].as_array()?.iter().find(|e| e["url"] == REVIEW_ACTION).and_then(|e| {
-            e["extension"].as_array()?.iter().find_map(|x| x["valueCodeableConcept"]["coding"][0]["code"].as_str().map(String::from))
-        })
+        a["extension"]
+            .as_array()?
+            .iter()
+            .find(|e| e["url"] == REVIEW_ACTION)
+            .and_then(|e| {
+                e["extension"].as_array()?.iter().find_map(|x| {
+                    x["valueCodeableConcept"]["coding"][0]["code"]
+                        .as_str()
+                        .map(String::from)
+                })
+            })
     })
 }
 
@@ -139,7 +167,12 @@ fn actions(b: &Value) -> Vec<(u64, String)> {
         .map(|items| {
             items
                 .iter()
-                .map(|i| (i["itemSequence"].as_u64().unwrap(), review_action(i).unwrap_or_default()))
+                .map(|i| {
+                    (
+                        i["itemSequence"].as_u64().unwrap(),
+                        review_action(i).unwrap_or_default(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -148,7 +181,12 @@ fn actions(b: &Value) -> Vec<(u64, String)> {
 fn notes(b: &Value) -> String {
     b["entry"][0]["resource"]["processNote"]
         .as_array()
-        .map(|n| n.iter().filter_map(|x| x["text"].as_str()).collect::<Vec<_>>().join("\n"))
+        .map(|n| {
+            n.iter()
+                .filter_map(|x| x["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
         .unwrap_or_default()
 }
 
@@ -200,7 +238,12 @@ fn start(extra: &[&str]) -> Pas {
     ];
     args.extend_from_slice(extra);
     let server = Server::start(&db, &args);
-    Pas { dir, server, clock, db }
+    Pas {
+        dir,
+        server,
+        clock,
+        db,
+    }
 }
 
 /// A PAS request for one code under a BCBSMA product (by SOPT type).
@@ -263,7 +306,10 @@ fn subscriber(listener: TcpListener) -> Arc<Mutex<Vec<Value>>> {
             if let Ok(v) = serde_json::from_slice(&body) {
                 into.lock().unwrap().push(v);
             }
-            let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
         }
     });
     got
@@ -299,17 +345,26 @@ fn authentication_is_smart_backend_services_and_scoped() {
     let (status, oo) = fhir_post(s, "/fhir/Claim/$submit", None, &body);
     assert_eq!(status, 401, "{oo}");
     assert_eq!(oo["resourceType"], "OperationOutcome");
-    assert_eq!(fhir_post(s, "/fhir/Claim/$submit", Some("nope"), &body).0, 401);
+    assert_eq!(
+        fhir_post(s, "/fhir/Claim/$submit", Some("nope"), &body).0,
+        401
+    );
     // A token without the submit scope.
     let read_only = token(s, "system/ClaimResponse.read");
     let (status, oo) = fhir_post(s, "/fhir/Claim/$submit", Some(&read_only), &body);
     assert_eq!(status, 403, "{oo}");
-    assert!(oo["issue"][0]["diagnostics"].as_str().unwrap().contains("system/Claim.c"));
+    assert!(oo["issue"][0]["diagnostics"]
+        .as_str()
+        .unwrap()
+        .contains("system/Claim.c"));
     // Assertions: wrong audience, sub other than iss, untrusted issuer, replayed.
     let form = |a: &str| {
         vec![
             ("grant_type", "client_credentials".to_string()),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
+            ),
             ("client_assertion", a.to_string()),
             ("scope", "system/Claim.c".to_string()),
         ]
@@ -320,24 +375,38 @@ fn authentication_is_smart_backend_services_and_scoped() {
         token_call(s, &f)
     };
     let (status, e) = call(&assertion("https://elsewhere/auth/token", CLIENT, CLIENT));
-    assert_eq!((status, e["error"].as_str()), (401, Some("invalid_client")), "{e}");
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{e}"
+    );
     let (status, e) = call(&assertion(&s.url("/auth/token"), CLIENT, "someone-else"));
     assert_eq!(status, 401, "{e}");
     assert!(e["error_description"].as_str().unwrap().contains("sub"));
-    let (status, _) = call(&assertion(&s.url("/auth/token"), "https://stranger.example", "https://stranger.example"));
+    let (status, _) = call(&assertion(
+        &s.url("/auth/token"),
+        "https://stranger.example",
+        "https://stranger.example",
+    ));
     assert_eq!(status, 401);
     let once = assertion(&s.url("/auth/token"), CLIENT, CLIENT);
     assert_eq!(call(&once).0, 200);
     assert_eq!(call(&once).0, 401, "a replayed assertion");
     let (status, e) = token_call(s, &[("grant_type", "password")]);
-    assert_eq!((status, e["error"].as_str()), (400, Some("unsupported_grant_type")));
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
     // A scope nothing grants.
     let a = assertion(&s.url("/auth/token"), CLIENT, CLIENT);
     let (status, e) = token_call(
         s,
         &[
             ("grant_type", "client_credentials"),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
             ("client_assertion", &a),
             ("scope", "patient/*.read"),
         ],
@@ -345,7 +414,10 @@ fn authentication_is_smart_backend_services_and_scoped() {
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_scope")));
     // The reviewer API: its own token; the admin token is not it.
     assert_eq!(get(&agent(), &s.url("/api/v1/prior-auth/requests")).0, 401);
-    assert_eq!(get_admin(&agent(), &s.url("/api/v1/prior-auth/requests")).0, 401);
+    assert_eq!(
+        get_admin(&agent(), &s.url("/api/v1/prior-auth/requests")).0,
+        401
+    );
     assert_eq!(reviewer_get(s, "/api/v1/prior-auth/requests").0, 200);
     // Nothing was recorded by any of it.
     let (_, q) = reviewer_get(s, "/api/v1/prior-auth/requests?status=all");
@@ -365,24 +437,45 @@ fn bad_requests_get_one_operation_outcome_and_record_nothing() {
     );
     assert_eq!(status, 400, "{oo}");
     let mut no_status = request("bad-1", "512", "M0076", "21", "normal", vec![]);
-    no_status["entry"][0]["resource"].as_object_mut().unwrap().remove("status");
+    no_status["entry"][0]["resource"]
+        .as_object_mut()
+        .unwrap()
+        .remove("status");
     let (status, oo) = fhir_post(s, "/fhir/Claim/$submit", Some(&t), &no_status);
     assert_eq!(status, 422, "{oo}");
-    assert_eq!(oo["issue"][0]["expression"][0], "Bundle.entry[0].resource.status");
+    assert_eq!(
+        oo["issue"][0]["expression"][0],
+        "Bundle.entry[0].resource.status"
+    );
     let mut bad_code = request("bad-2", "512", "M0076", "21", "normal", vec![]);
-    bad_code["entry"][0]["resource"]["item"][0]["productOrService"]["coding"][0]["code"] = json!("M00");
+    bad_code["entry"][0]["resource"]["item"][0]["productOrService"]["coding"][0]["code"] =
+        json!("M00");
     let (status, oo) = fhir_post(s, "/fhir/Claim/$submit", Some(&t), &bad_code);
     assert_eq!(status, 422, "{oo}");
-    assert_eq!(oo["issue"][0]["expression"][0], "Bundle.entry[0].resource.item[0].productOrService");
+    assert_eq!(
+        oo["issue"][0]["expression"][0],
+        "Bundle.entry[0].resource.item[0].productOrService"
+    );
     let mut missing_patient = request("bad-3", "512", "M0076", "21", "normal", vec![]);
     missing_patient["entry"].as_array_mut().unwrap().remove(1);
-    assert_eq!(fhir_post(s, "/fhir/Claim/$submit", Some(&t), &missing_patient).0, 422);
+    assert_eq!(
+        fhir_post(s, "/fhir/Claim/$submit", Some(&t), &missing_patient).0,
+        422
+    );
     // A coverage no rule maps: a processing-error ClaimResponse, nothing recorded.
-    let (status, b) = fhir_post(s, "/fhir/Claim/$submit", Some(&t), &request("bad-4", "999", "M0076", "21", "normal", vec![]));
+    let (status, b) = fhir_post(
+        s,
+        "/fhir/Claim/$submit",
+        Some(&t),
+        &request("bad-4", "999", "M0076", "21", "normal", vec![]),
+    );
     assert_eq!(status, 200);
     check_response(&b).unwrap();
     assert_eq!(b["entry"][0]["resource"]["outcome"], "error");
-    assert_eq!(fhir_post(s, "/fhir/Claim/$inquire", Some(&t), &inquiry("bad-4")).0, 404);
+    assert_eq!(
+        fhir_post(s, "/fhir/Claim/$inquire", Some(&t), &inquiry("bad-4")).0,
+        404
+    );
     let (_, q) = reviewer_get(s, "/api/v1/prior-auth/requests?status=all");
     assert_eq!(q["requests"].as_array().unwrap().len(), 0, "{q}");
 }
@@ -392,11 +485,18 @@ fn every_shared_pas_request_gets_a_pas_response() {
     let Some(dir) = common::shared("pas-examples") else {
         return common::skipped("../shared/pas-examples is absent");
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
     files.sort();
     // What a payer answers, as the examples show it, meets the same checks.
     let mut responses = 0;
-    for f in files.iter().filter(|f| f.to_str().unwrap().contains("_response_")) {
+    for f in files
+        .iter()
+        .filter(|f| f.to_str().unwrap().contains("_response_"))
+    {
         let v: Value = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
         if v["resourceType"] == "OperationOutcome" {
             assert_eq!(v["issue"][0]["severity"], "error");
@@ -411,21 +511,41 @@ fn every_shared_pas_request_gets_a_pas_response() {
     let s = &p.server;
     let t = token(s, "system/Claim.c system/Claim.r system/Subscription.c");
     // Submits (initial, updates, cancellations) in the order an EHR sends them.
-    let order = ["claim_update_initial_submit", "claim_update_add_item_submit", "claim_update_modify_cancel_submit", "claim_update_cancel_all_submit",
-                 "approval_pa_submit_request", "denial_pa_submit_request", "pended_pa_submit_request", "must_support_pa_submit_request-1", "must_support_pa_submit_request-2"];
+    let order = [
+        "claim_update_initial_submit",
+        "claim_update_add_item_submit",
+        "claim_update_modify_cancel_submit",
+        "claim_update_cancel_all_submit",
+        "approval_pa_submit_request",
+        "denial_pa_submit_request",
+        "pended_pa_submit_request",
+        "must_support_pa_submit_request-1",
+        "must_support_pa_submit_request-2",
+    ];
     for name in order {
-        let f = files.iter().find(|f| f.to_str().unwrap().contains(name)).unwrap();
+        let f = files
+            .iter()
+            .find(|f| f.to_str().unwrap().contains(name))
+            .unwrap();
         let req: Value = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
         let (status, b) = fhir_post(s, "/fhir/Claim/$submit", Some(&t), &req);
         assert_eq!(status, 200, "{name}: {b}");
         check_response(&b).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_ne!(b["entry"][0]["resource"]["outcome"], "error", "{name}: the test map knows the insurer");
+        assert_ne!(
+            b["entry"][0]["resource"]["outcome"], "error",
+            "{name}: the test map knows the insurer"
+        );
         // Every item of the request is answered, sequence for sequence, trace echoed.
         let answered = actions(&b);
         for item in req["entry"][0]["resource"]["item"].as_array().unwrap() {
             let seq = item["sequence"].as_u64().unwrap();
-            assert!(answered.iter().any(|(s, _)| *s == seq), "{name}: item {seq} not answered");
-            let cancelled = item["modifierExtension"].as_array().is_some_and(|m| m.iter().any(|e| e["valueBoolean"] == true));
+            assert!(
+                answered.iter().any(|(s, _)| *s == seq),
+                "{name}: item {seq} not answered"
+            );
+            let cancelled = item["modifierExtension"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|e| e["valueBoolean"] == true));
             let got = &answered.iter().find(|(s, _)| *s == seq).unwrap().1;
             if cancelled {
                 assert_eq!(got, "C", "{name}: item {seq} cancelled");
@@ -433,21 +553,46 @@ fn every_shared_pas_request_gets_a_pas_response() {
                 // An X12 service type or a HCPCS code no policy governs: no authorization needed.
                 assert_eq!(got, "NA", "{name}: item {seq}");
             }
-            if let Some(trace) = item["extension"].as_array().and_then(|e| e.iter().find(|x| x["url"] == TRACE)) {
-                let echoed = b["entry"][0]["resource"]["item"].as_array().unwrap().iter().find(|i| i["itemSequence"] == seq).unwrap();
-                assert_eq!(echoed["extension"].as_array().unwrap().iter().find(|x| x["url"] == TRACE).unwrap()["valueIdentifier"], trace["valueIdentifier"]);
+            if let Some(trace) = item["extension"]
+                .as_array()
+                .and_then(|e| e.iter().find(|x| x["url"] == TRACE))
+            {
+                let echoed = b["entry"][0]["resource"]["item"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|i| i["itemSequence"] == seq)
+                    .unwrap();
+                assert_eq!(
+                    echoed["extension"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|x| x["url"] == TRACE)
+                        .unwrap()["valueIdentifier"],
+                    trace["valueIdentifier"]
+                );
             }
         }
     }
-    for name in ["pended_pa_inquire_request", "must_support_pa_inquire_request"] {
-        let f = files.iter().find(|f| f.to_str().unwrap().contains(name)).unwrap();
+    for name in [
+        "pended_pa_inquire_request",
+        "must_support_pa_inquire_request",
+    ] {
+        let f = files
+            .iter()
+            .find(|f| f.to_str().unwrap().contains(name))
+            .unwrap();
         let req: Value = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
         let (status, b) = fhir_post(s, "/fhir/Claim/$inquire", Some(&t), &req);
         assert_eq!(status, 200, "{name}: {b}");
         check_response(&b).unwrap();
     }
     // The example subscription ended in 2020: refused, precisely.
-    let f = files.iter().find(|f| f.to_str().unwrap().contains("subscription_resource")).unwrap();
+    let f = files
+        .iter()
+        .find(|f| f.to_str().unwrap().contains("subscription_resource"))
+        .unwrap();
     let sub: Value = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
     let (status, oo) = fhir_post(s, "/fhir/Subscription", Some(&t), &sub);
     assert_eq!(status, 422, "{oo}");
@@ -458,15 +603,29 @@ fn every_shared_pas_request_gets_a_pas_response() {
     let (status, created) = fhir_post(s, "/fhir/Subscription", Some(&t), &live);
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["status"], "active");
-    assert!(created["channel"]["header"].is_null(), "the client's credentials are not shown back");
+    assert!(
+        created["channel"]["header"].is_null(),
+        "the client's credentials are not shown back"
+    );
 
     // With the bundled coverage map the examples' insurer is unknown: a
     // processing-error response, nothing recorded.
     let d2 = tempfile::tempdir().unwrap();
     let clients = keys().join("clients.toml");
-    let s2 = Server::start(&format!("sqlite://{}", d2.path().join("m.db").display()), &["--pas-clients", clients.to_str().unwrap(), "--reviewer-token", REVIEWER]);
+    let s2 = Server::start(
+        &format!("sqlite://{}", d2.path().join("m.db").display()),
+        &[
+            "--pas-clients",
+            clients.to_str().unwrap(),
+            "--reviewer-token",
+            REVIEWER,
+        ],
+    );
     let t2 = token(&s2, "system/Claim.c");
-    let f = files.iter().find(|f| f.to_str().unwrap().contains("pended_pa_submit_request")).unwrap();
+    let f = files
+        .iter()
+        .find(|f| f.to_str().unwrap().contains("pended_pa_submit_request"))
+        .unwrap();
     let req: Value = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
     let (status, b) = fhir_post(&s2, "/fhir/Claim/$submit", Some(&t2), &req);
     assert_eq!(status, 200);
@@ -499,13 +658,26 @@ fn m0076_inpatient_is_pended_denied_on_review_appealed_and_counted() {
     let mut ids = Vec::new();
     for (product, sopt) in PRODUCTS {
         let claim_id = format!("m0076-{product}");
-        let (status, b) = fhir_post(s, "/fhir/Claim/$submit", Some(&t), &request(&claim_id, sopt, "M0076", "21", "normal", vec![]));
+        let (status, b) = fhir_post(
+            s,
+            "/fhir/Claim/$submit",
+            Some(&t),
+            &request(&claim_id, sopt, "M0076", "21", "normal", vec![]),
+        );
         assert_eq!(status, 200, "{product}: {b}");
         check_response(&b).unwrap();
         assert_eq!(actions(&b), [(1, "A4".to_string())], "{product}: {b}");
         let n = notes(&b);
-        assert!(n.contains("bcbsma/183") && n.contains("investigational"), "{product}: {n}");
-        ids.push(b["entry"][0]["resource"]["id"].as_str().unwrap().to_string());
+        assert!(
+            n.contains("bcbsma/183") && n.contains("investigational"),
+            "{product}: {n}"
+        );
+        ids.push(
+            b["entry"][0]["resource"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     // The queue: soonest due first, 7 days from receipt (standard).
     let (status, q) = reviewer_get(s, "/api/v1/prior-auth/requests");
@@ -516,28 +688,57 @@ fn m0076_inpatient_is_pended_denied_on_review_appealed_and_counted() {
     assert_eq!(listed[0]["minutes_left"], 7 * 24 * 60);
     assert_eq!(listed[0]["items"][0]["recommendation"], "deny");
     let (_, detail) = reviewer_get(s, &format!("/api/v1/prior-auth/requests/{}", ids[1]));
-    assert_eq!(detail["items"][0]["recommendation"]["citations"][0]["policy"], "bcbsma/183", "{detail}");
-    assert!(detail["items"][0]["recommendation"]["clinical_exception"].is_string(), "{detail}");
+    assert_eq!(
+        detail["items"][0]["recommendation"]["citations"][0]["policy"], "bcbsma/183",
+        "{detail}"
+    );
+    assert!(
+        detail["items"][0]["recommendation"]["clinical_exception"].is_string(),
+        "{detail}"
+    );
     assert_eq!(detail["claim"]["resourceType"], "Claim");
 
     // A decision without a reason is refused; with one, it stands.
-    let (status, e) = reviewer_post(s, &format!("/api/v1/prior-auth/requests/{}/decision", ids[1]), &json!({"items": [{"sequence": 1, "action": "deny"}]}));
+    let (status, e) = reviewer_post(
+        s,
+        &format!("/api/v1/prior-auth/requests/{}/decision", ids[1]),
+        &json!({"items": [{"sequence": 1, "action": "deny"}]}),
+    );
     assert_eq!(status, 422, "{e}");
     set_clock(&p.clock, "2026-03-03T09:00:00Z");
     for id in &ids {
-        let (status, d) = reviewer_post(s, &format!("/api/v1/prior-auth/requests/{id}/decision"), &json!({"items": [{"sequence": 1, "action": "deny", "reason": "Prolotherapy is investigational (policy 183)."}]}));
+        let (status, d) = reviewer_post(
+            s,
+            &format!("/api/v1/prior-auth/requests/{id}/decision"),
+            &json!({"items": [{"sequence": 1, "action": "deny", "reason": "Prolotherapy is investigational (policy 183)."}]}),
+        );
         assert_eq!(status, 200, "{d}");
     }
-    let (status, _) = reviewer_post(s, &format!("/api/v1/prior-auth/requests/{}/decision", ids[0]), &json!({"items": [{"sequence": 1, "action": "certify"}]}));
+    let (status, _) = reviewer_post(
+        s,
+        &format!("/api/v1/prior-auth/requests/{}/decision", ids[0]),
+        &json!({"items": [{"sequence": 1, "action": "certify"}]}),
+    );
     assert_eq!(status, 409, "a decided item is not decided again");
 
     // $inquire and the subscriber see the denial and its specific reason.
-    let (status, b) = fhir_post(s, "/fhir/Claim/$inquire", Some(&t), &inquiry("m0076-commercial-ppo"));
+    let (status, b) = fhir_post(
+        s,
+        "/fhir/Claim/$inquire",
+        Some(&t),
+        &inquiry("m0076-commercial-ppo"),
+    );
     assert_eq!(status, 200, "{b}");
     assert_eq!(actions(&b), [(1, "A3".to_string())]);
     let n = notes(&b);
-    assert!(n.contains("bcbsma/183") && n.contains("Clinical exception process") && n.contains("appealed"), "{n}");
-    let reason = &b["entry"][0]["resource"]["item"][0]["adjudication"][0]["extension"][0]["extension"];
+    assert!(
+        n.contains("bcbsma/183")
+            && n.contains("Clinical exception process")
+            && n.contains("appealed"),
+        "{n}"
+    );
+    let reason =
+        &b["entry"][0]["resource"]["item"][0]["adjudication"][0]["extension"][0]["extension"];
     assert!(reason.to_string().contains("investigational"), "{reason}");
     let notified = wait_for(&got, 6);
     assert_eq!(notified.len(), 6, "one notification per decided request");
@@ -548,24 +749,64 @@ fn m0076_inpatient_is_pended_denied_on_review_appealed_and_counted() {
     assert_eq!(actions(inner), [(1, "A3".to_string())]);
 
     // An appeal, with its own clock; upheld... then a clinical exception, granted.
-    let (status, appeal) = reviewer_post(s, &format!("/api/v1/prior-auth/requests/{}/appeal", ids[1]), &json!({"reason": "The member's physician disagrees.", "priority": "expedited"}));
+    let (status, appeal) = reviewer_post(
+        s,
+        &format!("/api/v1/prior-auth/requests/{}/appeal", ids[1]),
+        &json!({"reason": "The member's physician disagrees.", "priority": "expedited"}),
+    );
     assert_eq!(status, 201, "{appeal}");
-    assert_eq!(appeal["due_at"], "2026-03-06T09:00:00Z", "72 hours from the appeal");
+    assert_eq!(
+        appeal["due_at"], "2026-03-06T09:00:00Z",
+        "72 hours from the appeal"
+    );
     let appeal_id = appeal["id"].as_str().unwrap();
-    let (status, _) = reviewer_post(s, &format!("/api/v1/prior-auth/requests/{appeal_id}/decision"), &json!({"items": [{"sequence": 1, "action": "deny", "reason": "Upheld: investigational."}]}));
+    let (status, _) = reviewer_post(
+        s,
+        &format!("/api/v1/prior-auth/requests/{appeal_id}/decision"),
+        &json!({"items": [{"sequence": 1, "action": "deny", "reason": "Upheld: investigational."}]}),
+    );
     assert_eq!(status, 200);
-    let (status, exception) = reviewer_post(s, &format!("/api/v1/prior-auth/requests/{}/clinical-exception", ids[2]), &json!({"reason": "No alternative treatment remains."}));
+    let (status, exception) = reviewer_post(
+        s,
+        &format!("/api/v1/prior-auth/requests/{}/clinical-exception", ids[2]),
+        &json!({"reason": "No alternative treatment remains."}),
+    );
     assert_eq!(status, 201, "{exception}");
     assert_eq!(exception["due_at"], "2026-03-10T09:00:00Z");
-    let (status, _) = reviewer_post(s, &format!("/api/v1/prior-auth/requests/{}/decision", exception["id"].as_str().unwrap()), &json!({"items": [{"sequence": 1, "action": "certify", "reason": "Exception granted."}]}));
+    let (status, _) = reviewer_post(
+        s,
+        &format!(
+            "/api/v1/prior-auth/requests/{}/decision",
+            exception["id"].as_str().unwrap()
+        ),
+        &json!({"items": [{"sequence": 1, "action": "certify", "reason": "Exception granted."}]}),
+    );
     assert_eq!(status, 200);
     // The original request now answers the exception's outcome.
-    let (_, b) = fhir_post(s, "/fhir/Claim/$inquire", Some(&t), &inquiry("m0076-commercial-pos"));
+    let (_, b) = fhir_post(
+        s,
+        "/fhir/Claim/$inquire",
+        Some(&t),
+        &inquiry("m0076-commercial-pos"),
+    );
     assert_eq!(actions(&b), [(1, "A1".to_string())], "{b}");
     assert!(b["entry"][0]["resource"]["preAuthRef"].is_string());
     let (_, detail) = reviewer_get(s, &format!("/api/v1/prior-auth/requests/{}", ids[2]));
-    let kinds: Vec<&str> = detail["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["received", "decided", "clinical-exception-requested", "decided-on-clinical-exception"]);
+    let kinds: Vec<&str> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "received",
+            "decided",
+            "clinical-exception-requested",
+            "decided-on-clinical-exception"
+        ]
+    );
 
     // The metrics count them: 6 standard requests, all denied at first, one
     // approved after the exception; 24 hours each.
@@ -575,10 +816,26 @@ fn m0076_inpatient_is_pended_denied_on_review_appealed_and_counted() {
     assert_eq!(m["standard"]["denied_percent"], 100.0);
     assert_eq!(m["standard"]["approved_after_appeal"], 1);
     assert_eq!(m["standard"]["median_hours"], 24.0);
-    assert_eq!(m["expedited"]["requests"], 0, "appeals are not initial requests");
+    assert_eq!(
+        m["expedited"]["requests"], 0,
+        "appeals are not initial requests"
+    );
     // The CLI reads the same store.
-    let out = common::medpol(&["prior-auth", "metrics", "--database", &p.db, "--year", "2026", "--format", "json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = common::medpol(&[
+        "prior-auth",
+        "metrics",
+        "--database",
+        &p.db,
+        "--year",
+        "2026",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(cli, m);
 }
@@ -588,12 +845,32 @@ fn clocks_extension_and_overdue_requests() {
     let p = start(&[]);
     let s = &p.server;
     let t = token(s, "system/Claim.c");
-    let (_, b) = fhir_post(s, "/fhir/Claim/$submit", Some(&t), &request("stat-1", "512", "M0076", "21", "stat", vec![]));
-    let stat = b["entry"][0]["resource"]["id"].as_str().unwrap().to_string();
-    let (_, b) = fhir_post(s, "/fhir/Claim/$submit", Some(&t), &request("std-1", "512", "M0076", "21", "normal", vec![]));
-    let std = b["entry"][0]["resource"]["id"].as_str().unwrap().to_string();
+    let (_, b) = fhir_post(
+        s,
+        "/fhir/Claim/$submit",
+        Some(&t),
+        &request("stat-1", "512", "M0076", "21", "stat", vec![]),
+    );
+    let stat = b["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, b) = fhir_post(
+        s,
+        "/fhir/Claim/$submit",
+        Some(&t),
+        &request("std-1", "512", "M0076", "21", "normal", vec![]),
+    );
+    let std = b["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (_, q) = reviewer_get(s, "/api/v1/prior-auth/requests");
-    assert_eq!(q["requests"][0]["id"], stat.as_str(), "the expedited request is due first");
+    assert_eq!(
+        q["requests"][0]["id"],
+        stat.as_str(),
+        "the expedited request is due first"
+    );
     assert_eq!(q["requests"][0]["due_at"], "2026-03-05T09:00:00Z");
     // Four days later the expedited one is overdue.
     set_clock(&p.clock, "2026-03-06T09:00:00Z");
@@ -601,21 +878,35 @@ fn clocks_extension_and_overdue_requests() {
     assert_eq!(q["overdue"], 1, "{q}");
     assert_eq!(q["requests"][0]["overdue"], true);
     assert_eq!(q["requests"][0]["minutes_left"], -24 * 60);
-    let (_, q) = reviewer_get(s, "/api/v1/prior-auth/requests?due_before=2026-03-06T00:00:00Z");
+    let (_, q) = reviewer_get(
+        s,
+        "/api/v1/prior-auth/requests?due_before=2026-03-06T00:00:00Z",
+    );
     assert_eq!(q["requests"].as_array().unwrap().len(), 1);
     // The standard one is extended once, with a reason.
     let path = format!("/api/v1/prior-auth/requests/{std}/extend");
     assert_eq!(reviewer_post(s, &path, &json!({"reason": ""})).0, 422);
-    let (status, e) = reviewer_post(s, &path, &json!({"reason": "Waiting for records.", "days": 14}));
+    let (status, e) = reviewer_post(
+        s,
+        &path,
+        &json!({"reason": "Waiting for records.", "days": 14}),
+    );
     assert_eq!(status, 200, "{e}");
     assert_eq!(e["due_at"], "2026-03-23T09:00:00Z");
     assert_eq!(reviewer_post(s, &path, &json!({"reason": "again"})).0, 409);
-    let (status, _) = reviewer_post(s, &format!("/api/v1/prior-auth/requests/{std}/decision"), &json!({"items": [{"sequence": 1, "action": "modify", "reason": "Outpatient only.", "authorized": "outpatient setting"}]}));
+    let (status, _) = reviewer_post(
+        s,
+        &format!("/api/v1/prior-auth/requests/{std}/decision"),
+        &json!({"items": [{"sequence": 1, "action": "modify", "reason": "Outpatient only.", "authorized": "outpatient setting"}]}),
+    );
     assert_eq!(status, 200);
     let (_, m) = get(&agent(), &s.url("/api/v1/prior-auth/metrics?year=2026"));
     assert_eq!(m["standard"]["extended_and_approved"], 1, "{m}");
     assert_eq!(m["expedited"]["pending"], 1);
-    assert_eq!(get(&agent(), &s.url("/api/v1/prior-auth/metrics?year=1")).0, 422);
+    assert_eq!(
+        get(&agent(), &s.url("/api/v1/prior-auth/metrics?year=1")).0,
+        422
+    );
 }
 
 #[test]
@@ -627,16 +918,36 @@ fn criteria_certified_when_the_questionnaire_is_met_and_pended_otherwise() {
     let s = &p.server;
     let t = token(s, "system/Claim.c system/Claim.r");
     // Inpatient (authorization required), commercial PPO, no answers: pended, asking for the questionnaire.
-    let (status, b) = fhir_post(s, "/fhir/Claim/$submit", Some(&t), &request("mn-1", "512", "M0076", "21", "normal", vec![]));
+    let (status, b) = fhir_post(
+        s,
+        "/fhir/Claim/$submit",
+        Some(&t),
+        &request("mn-1", "512", "M0076", "21", "normal", vec![]),
+    );
     assert_eq!(status, 200, "{b}");
     assert_eq!(actions(&b), [(1, "A4".to_string())], "{b}");
     let n = notes(&b);
-    assert!(n.contains("Questionnaire:") && n.contains("/fhir/Questionnaire/bcbsma-183-"), "{n}");
-    let canonical = n.split("Questionnaire: ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert!(
+        n.contains("Questionnaire:") && n.contains("/fhir/Questionnaire/bcbsma-183-"),
+        "{n}"
+    );
+    let canonical = n
+        .split("Questionnaire: ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
     let url = canonical.split('|').next().unwrap().to_string();
     let (status, q) = get(&agent(), &url);
     assert_eq!(status, 200, "{q}");
-    let links: Vec<String> = q["item"][0]["item"].as_array().unwrap().iter().map(|i| i["linkId"].as_str().unwrap().to_string()).collect();
+    let links: Vec<String> = q["item"][0]["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["linkId"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(links, ["1", "2"]);
     let answered = |answers: [bool; 2]| {
         json!({"resourceType": "QuestionnaireResponse", "status": "completed", "questionnaire": canonical,
@@ -645,18 +956,53 @@ fn criteria_certified_when_the_questionnaire_is_met_and_pended_otherwise() {
                    {"linkId": "2", "answer": [{"valueBoolean": answers[1]}]}]}]})
     };
     // Answered met: certified at once, with a number and a period.
-    let (_, b) = fhir_post(s, "/fhir/Claim/$submit", Some(&t), &request("mn-2", "512", "M0076", "21", "normal", vec![answered([true, true])]));
+    let (_, b) = fhir_post(
+        s,
+        "/fhir/Claim/$submit",
+        Some(&t),
+        &request(
+            "mn-2",
+            "512",
+            "M0076",
+            "21",
+            "normal",
+            vec![answered([true, true])],
+        ),
+    );
     assert_eq!(actions(&b), [(1, "A1".to_string())], "{b}");
     let item = &b["entry"][0]["resource"]["item"][0];
-    assert!(item["extension"].to_string().contains("itemPreAuthPeriod"), "{item}");
+    assert!(
+        item["extension"].to_string().contains("itemPreAuthPeriod"),
+        "{item}"
+    );
     assert!(item["extension"].to_string().contains("2026-03-20"));
-    assert!(b["entry"][0]["resource"]["preAuthRef"].as_str().unwrap().starts_with("MP"));
+    assert!(b["entry"][0]["resource"]["preAuthRef"]
+        .as_str()
+        .unwrap()
+        .starts_with("MP"));
     // Answered not met: pended for a reviewer, never denied automatically.
-    let (_, b) = fhir_post(s, "/fhir/Claim/$submit", Some(&t), &request("mn-3", "512", "M0076", "21", "normal", vec![answered([true, false])]));
+    let (_, b) = fhir_post(
+        s,
+        "/fhir/Claim/$submit",
+        Some(&t),
+        &request(
+            "mn-3",
+            "512",
+            "M0076",
+            "21",
+            "normal",
+            vec![answered([true, false])],
+        ),
+    );
     assert_eq!(actions(&b), [(1, "A4".to_string())], "{b}");
     assert!(notes(&b).contains("do not meet"));
     // A code no policy governs needs no authorization.
-    let (_, b) = fhir_post(s, "/fhir/Claim/$submit", Some(&t), &request("none-1", "512", "A0021", "22", "normal", vec![]));
+    let (_, b) = fhir_post(
+        s,
+        "/fhir/Claim/$submit",
+        Some(&t),
+        &request("none-1", "512", "A0021", "22", "normal", vec![]),
+    );
     assert_eq!(actions(&b), [(1, "NA".to_string())], "{b}");
 }
 
@@ -668,20 +1014,31 @@ fn resubmission_is_idempotent_and_updates_cancel_items() {
     let body = request("idem-1", "512", "M0076", "21", "normal", vec![]);
     let (_, first) = fhir_post(s, "/fhir/Claim/$submit", Some(&t), &body);
     let (_, again) = fhir_post(s, "/fhir/Claim/$submit", Some(&t), &body);
-    assert_eq!(first["entry"][0]["resource"]["id"], again["entry"][0]["resource"]["id"]);
+    assert_eq!(
+        first["entry"][0]["resource"]["id"],
+        again["entry"][0]["resource"]["id"]
+    );
     assert_eq!(actions(&first), actions(&again));
     let (_, q) = reviewer_get(s, "/api/v1/prior-auth/requests?status=all");
     assert_eq!(q["requests"].as_array().unwrap().len(), 1);
     let id = first["entry"][0]["resource"]["id"].as_str().unwrap();
     let (_, d) = reviewer_get(s, &format!("/api/v1/prior-auth/requests/{id}"));
-    assert_eq!(d["history"].as_array().unwrap().len(), 1, "no event for a resubmission");
+    assert_eq!(
+        d["history"].as_array().unwrap().len(),
+        1,
+        "no event for a resubmission"
+    );
     // The requester cancels the item: the request is withdrawn.
     let mut cancel = body.clone();
     cancel["entry"][0]["resource"]["item"][0]["modifierExtension"] = json!([{"url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/modifierextension-infoCancelled", "valueBoolean": true}]);
     let (_, b) = fhir_post(s, "/fhir/Claim/$submit", Some(&t), &cancel);
     assert_eq!(actions(&b), [(1, "C".to_string())]);
     let (_, q) = reviewer_get(s, "/api/v1/prior-auth/requests");
-    assert_eq!(q["requests"].as_array().unwrap().len(), 0, "nothing left to review");
+    assert_eq!(
+        q["requests"].as_array().unwrap().len(),
+        0,
+        "nothing left to review"
+    );
     let (_, m) = get(&agent(), &s.url("/api/v1/prior-auth/metrics?year=2026"));
     assert_eq!(m["standard"]["withdrawn"], 1, "{m}");
 }
@@ -689,27 +1046,79 @@ fn resubmission_is_idempotent_and_updates_cancel_items() {
 #[test]
 fn an_acknowledged_request_and_its_notification_survive_sigkill() {
     // The subscriber is down when the decision is made.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let endpoint = format!("http://127.0.0.1:{port}/notify");
     let mut p = start(&[]);
-    let t = token(&p.server, "system/Claim.c system/Claim.r system/Subscription.c");
-    assert_eq!(fhir_post(&p.server, "/fhir/Subscription", Some(&t), &subscription(&endpoint)).0, 201);
-    let (status, b) = fhir_post(&p.server, "/fhir/Claim/$submit", Some(&t), &request("kill-1", "512", "M0076", "21", "normal", vec![]));
+    let t = token(
+        &p.server,
+        "system/Claim.c system/Claim.r system/Subscription.c",
+    );
+    assert_eq!(
+        fhir_post(
+            &p.server,
+            "/fhir/Subscription",
+            Some(&t),
+            &subscription(&endpoint)
+        )
+        .0,
+        201
+    );
+    let (status, b) = fhir_post(
+        &p.server,
+        "/fhir/Claim/$submit",
+        Some(&t),
+        &request("kill-1", "512", "M0076", "21", "normal", vec![]),
+    );
     assert_eq!(status, 200);
-    let id = b["entry"][0]["resource"]["id"].as_str().unwrap().to_string();
-    let (status, _) = reviewer_post(&p.server, &format!("/api/v1/prior-auth/requests/{id}/decision"), &json!({"items": [{"sequence": 1, "action": "deny", "reason": "investigational"}]}));
+    let id = b["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = reviewer_post(
+        &p.server,
+        &format!("/api/v1/prior-auth/requests/{id}/decision"),
+        &json!({"items": [{"sequence": 1, "action": "deny", "reason": "investigational"}]}),
+    );
     assert_eq!(status, 200);
     p.server.kill9();
     // Back up, with the subscriber listening now.
     let got = subscriber(TcpListener::bind(("127.0.0.1", port)).unwrap());
     let clients = keys().join("clients.toml");
     let map = coverage_map(p.dir.path());
-    p.server = Server::start(&p.db, &["--pas-clients", clients.to_str().unwrap(), "--reviewer-token", REVIEWER, "--test-clock", p.clock.to_str().unwrap(), "--cds-coverage-map", map.to_str().unwrap()]);
+    p.server = Server::start(
+        &p.db,
+        &[
+            "--pas-clients",
+            clients.to_str().unwrap(),
+            "--reviewer-token",
+            REVIEWER,
+            "--test-clock",
+            p.clock.to_str().unwrap(),
+            "--cds-coverage-map",
+            map.to_str().unwrap(),
+        ],
+    );
     let t = token(&p.server, "system/Claim.r");
-    let (status, b) = fhir_post(&p.server, "/fhir/Claim/$inquire", Some(&t), &inquiry("kill-1"));
+    let (status, b) = fhir_post(
+        &p.server,
+        "/fhir/Claim/$inquire",
+        Some(&t),
+        &inquiry("kill-1"),
+    );
     assert_eq!(status, 200, "{b}");
     assert_eq!(actions(&b), [(1, "A3".to_string())]);
     let notified = wait_for(&got, 1);
-    assert_eq!(notified.len(), 1, "the notification was delivered after the restart");
-    assert_eq!(actions(&notified[0]["entry"][1]["resource"]), [(1, "A3".to_string())]);
+    assert_eq!(
+        notified.len(),
+        1,
+        "the notification was delivered after the restart"
+    );
+    assert_eq!(
+        actions(&notified[0]["entry"][1]["resource"]),
+        [(1, "A3".to_string())]
+    );
 }

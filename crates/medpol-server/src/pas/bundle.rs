@@ -33,7 +33,12 @@ pub struct BundleError {
 }
 
 impl BundleError {
-    fn new(status: u16, code: &'static str, expression: impl Into<String>, message: impl Into<String>) -> Self {
+    fn new(
+        status: u16,
+        code: &'static str,
+        expression: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         BundleError {
             status,
             code,
@@ -160,7 +165,11 @@ pub fn read(body: &Value) -> Result<PaClaim, BundleError> {
                 "the Claim needs an identifier with a value (the patient event trace number): it is how an update, a resubmission and $inquire find the request",
             )
         })?;
-    let key = format!("{}|{}", text(&identifier["system"]), text(&identifier["value"]));
+    let key = format!(
+        "{}|{}",
+        text(&identifier["system"]),
+        text(&identifier["value"])
+    );
     for field in ["patient", "insurer", "provider"] {
         let reference = text(&claim[field]["reference"]);
         if resolve(&entries, reference).is_none() {
@@ -271,7 +280,12 @@ pub fn read(body: &Value) -> Result<PaClaim, BundleError> {
             .as_u64()
             .filter(|s| (1..=u32::MAX as u64).contains(s))
             .ok_or_else(|| {
-                BundleError::new(422, "required", here(".sequence"), "each item needs a positive integer sequence (the response echoes it)")
+                BundleError::new(
+                    422,
+                    "required",
+                    here(".sequence"),
+                    "each item needs a positive integer sequence (the response echoes it)",
+                )
             })? as u32;
         if items.iter().any(|i| i.sequence == sequence) {
             return Err(BundleError::new(
@@ -285,7 +299,12 @@ pub fn read(body: &Value) -> Result<PaClaim, BundleError> {
             .into_iter()
             .find(|c| !text(&c["code"]).is_empty())
             .ok_or_else(|| {
-                BundleError::new(422, "required", here(".productOrService"), "each item needs a productOrService coding with a code (HCPCS, CPT...)")
+                BundleError::new(
+                    422,
+                    "required",
+                    here(".productOrService"),
+                    "each item needs a productOrService coding with a code (HCPCS, CPT...)",
+                )
             })?;
         let (system, code_text) = (text(&coding["system"]), text(&coding["code"]));
         let code = match code_system(system).filter(|s| s.is_procedure()) {
@@ -329,7 +348,15 @@ pub fn read(body: &Value) -> Result<PaClaim, BundleError> {
             match v.as_str() {
                 None => Ok(None),
                 Some(s) => date_of(s).map(Some).ok_or_else(|| {
-                    BundleError::new(422, "value", here(f), format!("`{}` is not a FHIR date (YYYY-MM-DD)", medpol_core::excerpt(s)))
+                    BundleError::new(
+                        422,
+                        "value",
+                        here(f),
+                        format!(
+                            "`{}` is not a FHIR date (YYYY-MM-DD)",
+                            medpol_core::excerpt(s)
+                        ),
+                    )
                 }),
             }
         };
@@ -397,21 +424,36 @@ fn collect_answers(items: &Value, into: &mut HashMap<String, bool>) {
 /// The Claim's identifier in an `$inquire` Bundle: `system|value`.
 pub fn inquiry_key(body: &Value) -> Result<String, BundleError> {
     if text(&body["resourceType"]) != "Bundle" {
-        return Err(BundleError::new(400, "structure", "Bundle", "the body must be a FHIR Bundle whose first entry is the Claim inquired about"));
+        return Err(BundleError::new(
+            400,
+            "structure",
+            "Bundle",
+            "the body must be a FHIR Bundle whose first entry is the Claim inquired about",
+        ));
     }
     let claim = list(&body["entry"])
         .first()
         .map(|e| &e["resource"])
         .filter(|c| text(&c["resourceType"]) == "Claim")
         .ok_or_else(|| {
-            BundleError::new(422, "structure", "Bundle.entry[0].resource", "the first entry of an inquiry Bundle must be the Claim")
+            BundleError::new(
+                422,
+                "structure",
+                "Bundle.entry[0].resource",
+                "the first entry of an inquiry Bundle must be the Claim",
+            )
         })?;
     list(&claim["identifier"])
         .into_iter()
         .find(|i| !text(&i["value"]).is_empty())
         .map(|i| format!("{}|{}", text(&i["system"]), text(&i["value"])))
         .ok_or_else(|| {
-            BundleError::new(422, "required", "Bundle.entry[0].resource.identifier", "the inquiry Claim needs the identifier the request was submitted with")
+            BundleError::new(
+                422,
+                "required",
+                "Bundle.entry[0].resource.identifier",
+                "the inquiry Claim needs the identifier the request was submitted with",
+            )
         })
 }
 
@@ -464,7 +506,10 @@ mod tests {
         assert_eq!(c.items[0].code.as_ref().unwrap().as_str(), "M0076");
         assert_eq!(c.items[0].setting, Some(Setting::Inpatient));
         assert_eq!(c.items[0].trace, Some(("urn:item".into(), "I1".into())));
-        assert!(c.items[1].code.is_none(), "an X12 service type is not a policy code");
+        assert!(
+            c.items[1].code.is_none(),
+            "an X12 service type is not a policy code"
+        );
         assert!(c.items[1].cancelled);
         assert_eq!(c.diagnoses.len(), 1);
         assert_eq!(
@@ -472,7 +517,7 @@ mod tests {
             "Blue Cross Blue Shield of Massachusetts"
         );
         assert_eq!(c.provider_ids, ["8189991234"]);
-        assert_eq!(c.answers["q1"]["1"], true);
+        assert!(c.answers["q1"]["1"]);
     }
 
     #[test]
@@ -482,22 +527,40 @@ mod tests {
         let mut c = claim();
         c.as_object_mut().unwrap().remove("status");
         let e = read(&bundle(c, others())).unwrap_err();
-        assert_eq!((e.status, e.expression.as_str()), (422, "Bundle.entry[0].resource.status"));
+        assert_eq!(
+            (e.status, e.expression.as_str()),
+            (422, "Bundle.entry[0].resource.status")
+        );
         let mut c = claim();
         c["use"] = json!("claim");
-        assert_eq!(read(&bundle(c, others())).unwrap_err().expression, "Bundle.entry[0].resource.use");
+        assert_eq!(
+            read(&bundle(c, others())).unwrap_err().expression,
+            "Bundle.entry[0].resource.use"
+        );
         let e = read(&bundle(claim(), vec![])).unwrap_err();
         assert_eq!(e.expression, "Bundle.entry[0].resource.patient.reference");
         let mut c = claim();
         c["item"][0]["productOrService"]["coding"][0]["code"] = json!("M00");
         let e = read(&bundle(c, others())).unwrap_err();
-        assert_eq!(e.expression, "Bundle.entry[0].resource.item[0].productOrService");
+        assert_eq!(
+            e.expression,
+            "Bundle.entry[0].resource.item[0].productOrService"
+        );
         let mut c = claim();
         c["item"][1]["sequence"] = json!(1);
-        assert!(read(&bundle(c, others())).unwrap_err().message.contains("twice"));
+        assert!(read(&bundle(c, others()))
+            .unwrap_err()
+            .message
+            .contains("twice"));
         let mut c = claim();
         c["item"][0]["servicedDate"] = json!("March 1");
-        assert_eq!(read(&bundle(c, others())).unwrap_err().expression, "Bundle.entry[0].resource.item[0].servicedDate");
-        assert_eq!(inquiry_key(&bundle(claim(), vec![])).unwrap(), "urn:trace|T1");
+        assert_eq!(
+            read(&bundle(c, others())).unwrap_err().expression,
+            "Bundle.entry[0].resource.item[0].servicedDate"
+        );
+        assert_eq!(
+            inquiry_key(&bundle(claim(), vec![])).unwrap(),
+            "urn:trace|T1"
+        );
     }
 }

@@ -62,7 +62,11 @@ pub enum CriteriaAnswer {
     Missing,
 }
 
-fn eval_node(node: &CriterionNode, prefix: &str, answers: &HashMap<String, bool>) -> CriteriaAnswer {
+fn eval_node(
+    node: &CriterionNode,
+    prefix: &str,
+    answers: &HashMap<String, bool>,
+) -> CriteriaAnswer {
     let link = if prefix.is_empty() {
         node.id.clone()
     } else {
@@ -149,7 +153,14 @@ fn state(item: &PaItem, status: ItemStatus, rec: Recommendation) -> ItemState {
 fn policies_named(line: &LineDetermination) -> String {
     line.policies
         .iter()
-        .map(|p| format!("{} medical policy {} (version {})", p.payer.to_uppercase(), p.number, p.version))
+        .map(|p| {
+            format!(
+                "{} medical policy {} (version {})",
+                p.payer.to_uppercase(),
+                p.number,
+                p.version
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -284,19 +295,28 @@ pub fn decide_item(item: &PaItem, lines: &[LineDetermination], cx: &ItemContext)
             if first.prior_auth == PriorAuth::AuthNeeded {
                 Recommendation {
                     action: "certify".into(),
-                    reason: format!("{} covers this service; prior authorization is required and granted.", policies_named(first)),
+                    reason: format!(
+                        "{} covers this service; prior authorization is required and granted.",
+                        policies_named(first)
+                    ),
                     citations: citations(first),
                     coverage_reason: None,
                     clinical_exception: None,
                 }
             } else {
                 review(
-                    format!("{} says prior authorization may be required; a reviewer decides.", policies_named(first)),
+                    format!(
+                        "{} says prior authorization may be required; a reviewer decides.",
+                        policies_named(first)
+                    ),
                     Some(first),
                 )
             },
         ),
-        Coverage::Conditional if first.reasons.contains(&Reason::MedicalNecessityCriteria) && !first.criteria.is_empty() => {
+        Coverage::Conditional
+            if first.reasons.contains(&Reason::MedicalNecessityCriteria)
+                && !first.criteria.is_empty() =>
+        {
             let mut missing = Vec::new();
             let mut not_met = false;
             for set in &first.criteria {
@@ -324,14 +344,20 @@ pub fn decide_item(item: &PaItem, lines: &[LineDetermination], cx: &ItemContext)
                     ItemStatus::Certified,
                     rec(
                         "certify",
-                        format!("Every medical-necessity criterion of {} is answered met.", policies_named(first)),
+                        format!(
+                            "Every medical-necessity criterion of {} is answered met.",
+                            policies_named(first)
+                        ),
                     ),
                 )
             } else {
                 let why = if not_met {
                     format!("The answers do not meet the medical-necessity criteria of {}; a reviewer decides (never an automatic denial for medical necessity).", policies_named(first))
                 } else {
-                    format!("Documentation needed: answer the questionnaire of {} (DTR).", policies_named(first))
+                    format!(
+                        "Documentation needed: answer the questionnaire of {} (DTR).",
+                        policies_named(first)
+                    )
                 };
                 let mut s = state(item, ItemStatus::Pended, rec("review", why));
                 s.questionnaires = missing;
@@ -345,7 +371,10 @@ pub fn decide_item(item: &PaItem, lines: &[LineDetermination], cx: &ItemContext)
                 if first.reasons.contains(&Reason::DependsOnIndication) {
                     format!("Coverage under {} depends on the indication and the diagnoses given do not settle it; a reviewer decides.", policies_named(first))
                 } else {
-                    format!("{} needs a reviewer's judgment for this service.", policies_named(first))
+                    format!(
+                        "{} needs a reviewer's judgment for this service.",
+                        policies_named(first)
+                    )
                 },
                 Some(first),
             ),
@@ -397,7 +426,10 @@ mod tests {
             CriteriaAnswer::Missing
         );
         assert_eq!(
-            evaluate(&set, &answers(&[("1", true), ("2.1", false), ("2.2", false)])),
+            evaluate(
+                &set,
+                &answers(&[("1", true), ("2.1", false), ("2.2", false)])
+            ),
             CriteriaAnswer::NotMet
         );
         assert_eq!(

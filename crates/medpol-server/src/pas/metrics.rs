@@ -81,7 +81,10 @@ fn one(priority: Priority, all: &[(StoredRequest, Vec<Event>)]) -> PriorityMetri
         // The request's outcome as first decided: the event that left it
         // with no pended item (later events may be appeals' outcomes).
         let Some(decided) = events.iter().find(|e| e.state.decided_at.is_some()) else {
-            if events.last().is_some_and(|e| e.state.outcome() == Outcome::Withdrawn) {
+            if events
+                .last()
+                .is_some_and(|e| e.state.outcome() == Outcome::Withdrawn)
+            {
                 m.withdrawn += 1;
             } else {
                 m.pending += 1;
@@ -128,7 +131,7 @@ fn one(priority: Priority, all: &[(StoredRequest, Vec<Event>)]) -> PriorityMetri
         m.average_hours = Some(round(hours.iter().sum::<f64>() / hours.len() as f64));
         hours.sort_by(|a, b| a.total_cmp(b));
         let mid = hours.len() / 2;
-        m.median_hours = Some(round(if hours.len() % 2 == 0 {
+        m.median_hours = Some(round(if mid * 2 == hours.len() {
             (hours[mid - 1] + hours[mid]) / 2.0
         } else {
             hours[mid]
@@ -156,7 +159,12 @@ mod tests {
         "2026-03-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::hours(h)
     }
 
-    fn request(id: &str, kind: ReviewKind, parent: Option<&str>, priority: Priority) -> StoredRequest {
+    fn request(
+        id: &str,
+        kind: ReviewKind,
+        parent: Option<&str>,
+        priority: Priority,
+    ) -> StoredRequest {
         StoredRequest {
             id: id.into(),
             client: "c".into(),
@@ -221,34 +229,72 @@ mod tests {
         use ItemStatus::*;
         let all = vec![
             // Approved at once.
-            (request("a", ReviewKind::Initial, None, Priority::Standard), vec![event(1, &[NoAuthRequired, Certified], Some(0), false)]),
+            (
+                request("a", ReviewKind::Initial, None, Priority::Standard),
+                vec![event(1, &[NoAuthRequired, Certified], Some(0), false)],
+            ),
             // Pended, then denied at 10 h, then approved on appeal.
-            (request("b", ReviewKind::Initial, None, Priority::Standard), vec![
-                event(1, &[Pended], None, false),
-                event(2, &[NotCertified], Some(10), false),
-                event(3, &[Certified], Some(10), false),
-            ]),
-            (request("b-appeal", ReviewKind::Appeal, Some("b"), Priority::Standard), vec![event(1, &[Certified], Some(30), false)]),
+            (
+                request("b", ReviewKind::Initial, None, Priority::Standard),
+                vec![
+                    event(1, &[Pended], None, false),
+                    event(2, &[NotCertified], Some(10), false),
+                    event(3, &[Certified], Some(10), false),
+                ],
+            ),
+            (
+                request(
+                    "b-appeal",
+                    ReviewKind::Appeal,
+                    Some("b"),
+                    Priority::Standard,
+                ),
+                vec![event(1, &[Certified], Some(30), false)],
+            ),
             // Extended, then approved at 200 h (late against the first due time? no: extended).
-            (request("c", ReviewKind::Initial, None, Priority::Standard), vec![
-                event(1, &[Pended], None, false),
-                event(2, &[Pended], None, true),
-                event(3, &[Modified], Some(200), true),
-            ]),
+            (
+                request("c", ReviewKind::Initial, None, Priority::Standard),
+                vec![
+                    event(1, &[Pended], None, false),
+                    event(2, &[Pended], None, true),
+                    event(3, &[Modified], Some(200), true),
+                ],
+            ),
             // Still pending; and one withdrawn.
-            (request("d", ReviewKind::Initial, None, Priority::Standard), vec![event(1, &[Pended], None, false)]),
-            (request("e", ReviewKind::Initial, None, Priority::Standard), vec![event(1, &[Pended], None, false), event(2, &[Cancelled], None, false)]),
+            (
+                request("d", ReviewKind::Initial, None, Priority::Standard),
+                vec![event(1, &[Pended], None, false)],
+            ),
+            (
+                request("e", ReviewKind::Initial, None, Priority::Standard),
+                vec![
+                    event(1, &[Pended], None, false),
+                    event(2, &[Cancelled], None, false),
+                ],
+            ),
             // Expedited, denied.
-            (request("f", ReviewKind::Initial, None, Priority::Expedited), vec![event(1, &[NotCertified], Some(2), false)]),
+            (
+                request("f", ReviewKind::Initial, None, Priority::Expedited),
+                vec![event(1, &[NotCertified], Some(2), false)],
+            ),
         ];
         let m = compute(2026, &all);
         let s = &m.standard;
-        assert_eq!((s.requests, s.decided, s.pending, s.withdrawn), (5, 3, 1, 1));
+        assert_eq!(
+            (s.requests, s.decided, s.pending, s.withdrawn),
+            (5, 3, 1, 1)
+        );
         assert_eq!((s.approved, s.denied), (2, 1));
         assert_eq!(s.approved_percent, 66.7);
         assert_eq!(s.denied_percent, 33.3);
-        assert_eq!((s.approved_after_appeal, s.approved_after_appeal_percent), (1, 100.0));
-        assert_eq!((s.extended_and_approved, s.extended_and_approved_percent), (1, 33.3));
+        assert_eq!(
+            (s.approved_after_appeal, s.approved_after_appeal_percent),
+            (1, 100.0)
+        );
+        assert_eq!(
+            (s.extended_and_approved, s.extended_and_approved_percent),
+            (1, 33.3)
+        );
         assert_eq!(s.median_hours, Some(10.0));
         assert_eq!(s.average_hours, Some(70.0));
         assert_eq!(s.decided_late, 0);

@@ -45,7 +45,8 @@ pub use notify::run as run_notifier;
 pub use token::Scope;
 
 const FHIR_JSON: &str = "application/fhir+json";
-pub const PAS_TOPIC: &str = "http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic";
+pub const PAS_TOPIC: &str =
+    "http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic";
 
 /// Where "now" comes from: the system clock, or (for tests that move time)
 /// a file holding an RFC 3339 instant, read at every use.
@@ -102,11 +103,19 @@ pub fn api_routes() -> Router<Arc<AppState>> {
         .route("/prior-auth/requests/{id}/decision", post(decision))
         .route("/prior-auth/requests/{id}/extend", post(extend))
         .route("/prior-auth/requests/{id}/appeal", post(appeal))
-        .route("/prior-auth/requests/{id}/clinical-exception", post(clinical_exception))
+        .route(
+            "/prior-auth/requests/{id}/clinical-exception",
+            post(clinical_exception),
+        )
         .route("/prior-auth/metrics", get(metrics_handler))
 }
 
-pub(crate) fn outcome(status: StatusCode, code: &str, message: impl Into<String>, expression: Option<&str>) -> Response {
+pub(crate) fn outcome(
+    status: StatusCode,
+    code: &str,
+    message: impl Into<String>,
+    expression: Option<&str>,
+) -> Response {
     let mut issue = json!({"severity": "error", "code": code, "diagnostics": crate::bounded_message(&message.into())});
     if let Some(e) = expression {
         issue["expression"] = json!([e]);
@@ -118,14 +127,21 @@ pub(crate) fn outcome(status: StatusCode, code: &str, message: impl Into<String>
     )
         .into_response();
     if status == StatusCode::UNAUTHORIZED {
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
     }
     res
 }
 
 fn fhir(status: StatusCode, body: &Value) -> Response {
-    (status, [(header::CONTENT_TYPE, FHIR_JSON)], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, FHIR_JSON)],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn unavailable(e: anyhow::Error) -> Response {
@@ -155,18 +171,36 @@ fn base(state: &AppState) -> String {
 /// A preauthorization number: the request's random part and the item.
 fn auth_number(id: &str, sequence: u32) -> String {
     let hex: String = id.chars().filter(|c| *c != '-').collect();
-    format!("MP{}-{sequence}", &hex[hex.len().saturating_sub(12)..].to_uppercase())
+    format!(
+        "MP{}-{sequence}",
+        &hex[hex.len().saturating_sub(12)..].to_uppercase()
+    )
 }
 
 /// The certification period: from the date of service (or today) to the
 /// requested period's end, or 90 days.
-fn period_of(start: Option<NaiveDate>, end: Option<NaiveDate>, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+fn period_of(
+    start: Option<NaiveDate>,
+    end: Option<NaiveDate>,
+    today: NaiveDate,
+) -> (NaiveDate, NaiveDate) {
     let start = start.unwrap_or(today);
-    (start, end.filter(|e| *e >= start).unwrap_or(start + Duration::days(90)))
+    (
+        start,
+        end.filter(|e| *e >= start)
+            .unwrap_or(start + Duration::days(90)),
+    )
 }
 
 /// Decides the items of a request from the policies in effect.
-fn decide_items(state: &AppState, claim: &bundle::PaClaim, items: &[&bundle::PaItem], product: medpol_core::ProductRef, id: &str, now: DateTime<Utc>) -> Vec<ItemState> {
+fn decide_items(
+    state: &AppState,
+    claim: &bundle::PaClaim,
+    items: &[&bundle::PaItem],
+    product: medpol_core::ProductRef,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Vec<ItemState> {
     let current = state.current();
     let engine = &current.engine;
     let base = base(state);
@@ -229,7 +263,14 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return outcome(StatusCode::BAD_REQUEST, "structure", format!("the body is not JSON: {e}"), None),
+        Err(e) => {
+            return outcome(
+                StatusCode::BAD_REQUEST,
+                "structure",
+                format!("the body is not JSON: {e}"),
+                None,
+            )
+        }
     };
     let claim = match bundle::read(&value) {
         Ok(c) => c,
@@ -315,15 +356,30 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
         return unavailable(e);
     }
     tracing::info!(request = %id, status = st.status(), items = st.items.len(), "prior-authorization request received");
-    let view = response::RequestView { id: &id, bundle: &value, received_at: now };
-    fhir(StatusCode::OK, &response::response_bundle(&view, &st, &base, now))
+    let view = response::RequestView {
+        id: &id,
+        bundle: &value,
+        received_at: now,
+    };
+    fhir(
+        StatusCode::OK,
+        &response::response_bundle(&view, &st, &base, now),
+    )
 }
 
 /// A `$submit` with the identifier of a request already received: the same
 /// Bundle again answers the current state (idempotent); a changed one
 /// updates the items it carries (added, changed, cancelled).
 #[allow(clippy::too_many_arguments)]
-async fn update(state: &AppState, req: StoredRequest, claim: &bundle::PaClaim, digest: &str, product: medpol_core::ProductRef, now: DateTime<Utc>, base: &str) -> Response {
+async fn update(
+    state: &AppState,
+    req: StoredRequest,
+    claim: &bundle::PaClaim,
+    digest: &str,
+    product: medpol_core::ProductRef,
+    now: DateTime<Utc>,
+    base: &str,
+) -> Response {
     let events = match state.store.pa_events(&req.id).await {
         Ok(e) => e,
         Err(e) => return unavailable(e),
@@ -332,9 +388,16 @@ async fn update(state: &AppState, req: StoredRequest, claim: &bundle::PaClaim, d
         return unavailable(anyhow::anyhow!("request {} has no events", req.id));
     };
     let original: Value = serde_json::from_str(&req.bundle).unwrap_or(Value::Null);
-    let view = response::RequestView { id: &req.id, bundle: &original, received_at: req.received_at };
+    let view = response::RequestView {
+        id: &req.id,
+        bundle: &original,
+        received_at: req.received_at,
+    };
     if req.digest == digest || events.iter().any(|e| e.detail["digest"] == digest) {
-        return fhir(StatusCode::OK, &response::response_bundle(&view, &latest.state, base, now));
+        return fhir(
+            StatusCode::OK,
+            &response::response_bundle(&view, &latest.state, base, now),
+        );
     }
     let changed: Vec<&bundle::PaItem> = claim.items.iter().collect();
     let decided = decide_items(state, claim, &changed, product, &req.id, now);
@@ -354,10 +417,17 @@ async fn update(state: &AppState, req: StoredRequest, claim: &bundle::PaClaim, d
         detail: json!({"digest": digest, "items": claim.items.iter().map(|i| i.sequence).collect::<Vec<_>>()}),
         state: st.clone(),
     };
-    if let Err(e) = state.store.pa_append(&req, latest.seq, &event, false, None).await {
+    if let Err(e) = state
+        .store
+        .pa_append(&req, latest.seq, &event, false, None)
+        .await
+    {
         return unavailable(e);
     }
-    fhir(StatusCode::OK, &response::response_bundle(&view, &st, base, now))
+    fhir(
+        StatusCode::OK,
+        &response::response_bundle(&view, &st, base, now),
+    )
 }
 
 /// `POST /fhir/Claim/$inquire`: the current state of a request, found by
@@ -369,11 +439,25 @@ async fn inquire(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return outcome(StatusCode::BAD_REQUEST, "structure", format!("the body is not JSON: {e}"), None),
+        Err(e) => {
+            return outcome(
+                StatusCode::BAD_REQUEST,
+                "structure",
+                format!("the body is not JSON: {e}"),
+                None,
+            )
+        }
     };
     let key = match bundle::inquiry_key(&value) {
         Ok(k) => k,
-        Err(e) => return outcome(StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), e.code, e.message, Some(&e.expression)),
+        Err(e) => {
+            return outcome(
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+                e.code,
+                e.message,
+                Some(&e.expression),
+            )
+        }
     };
     let req = match state.store.pa_find(&client, &key).await {
         Ok(Some(r)) => r,
@@ -381,7 +465,10 @@ async fn inquire(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
             return outcome(
                 StatusCode::NOT_FOUND,
                 "not-found",
-                format!("no prior-authorization request from this client has the Claim identifier `{}`", medpol_core::excerpt(&key)),
+                format!(
+                    "no prior-authorization request from this client has the Claim identifier `{}`",
+                    medpol_core::excerpt(&key)
+                ),
                 Some("Bundle.entry[0].resource.identifier"),
             )
         }
@@ -393,8 +480,15 @@ async fn inquire(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         Err(e) => return unavailable(e),
     };
     let original: Value = serde_json::from_str(&req.bundle).unwrap_or(Value::Null);
-    let view = response::RequestView { id: &req.id, bundle: &original, received_at: req.received_at };
-    fhir(StatusCode::OK, &response::response_bundle(&view, &latest.state, &base(&state), state.pas.clock.now()))
+    let view = response::RequestView {
+        id: &req.id,
+        bundle: &original,
+        received_at: req.received_at,
+    };
+    fhir(
+        StatusCode::OK,
+        &response::response_bundle(&view, &latest.state, &base(&state), state.pas.clock.now()),
+    )
 }
 
 fn ext_value<'a>(v: &'a Value, url: &str) -> Option<&'a Value> {
@@ -406,39 +500,84 @@ fn ext_value<'a>(v: &'a Value, url: &str) -> Option<&'a Value> {
 /// `POST /fhir/Subscription`: a topic-based (R4 backport) rest-hook
 /// subscription to the PAS topic; pended requests of the subscribing client
 /// are notified with their response Bundle when decided.
-async fn subscribe(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn subscribe(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let client = match token::client_of(&state, &headers, Scope::Subscribe).await {
         Ok(c) => c,
         Err(r) => return r,
     };
     let mut sub: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return outcome(StatusCode::BAD_REQUEST, "structure", format!("the body is not JSON: {e}"), None),
+        Err(e) => {
+            return outcome(
+                StatusCode::BAD_REQUEST,
+                "structure",
+                format!("the body is not JSON: {e}"),
+                None,
+            )
+        }
     };
-    let bad = |expr: &str, msg: String| outcome(StatusCode::UNPROCESSABLE_ENTITY, "value", msg, Some(expr));
+    let bad = |expr: &str, msg: String| {
+        outcome(StatusCode::UNPROCESSABLE_ENTITY, "value", msg, Some(expr))
+    };
     if sub["resourceType"] != "Subscription" {
-        return outcome(StatusCode::BAD_REQUEST, "structure", "the body must be a FHIR Subscription", Some("Subscription"));
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "structure",
+            "the body must be a FHIR Subscription",
+            Some("Subscription"),
+        );
     }
     if sub["criteria"] != PAS_TOPIC {
-        return bad("Subscription.criteria", format!("the only topic offered is {PAS_TOPIC}"));
+        return bad(
+            "Subscription.criteria",
+            format!("the only topic offered is {PAS_TOPIC}"),
+        );
     }
     if sub["channel"]["type"] != "rest-hook" {
-        return bad("Subscription.channel.type", "the only channel offered is rest-hook".into());
+        return bad(
+            "Subscription.channel.type",
+            "the only channel offered is rest-hook".into(),
+        );
     }
-    let endpoint = sub["channel"]["endpoint"].as_str().unwrap_or("").to_string();
-    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) || endpoint.len() > 2048 {
-        return bad("Subscription.channel.endpoint", "the endpoint must be an http(s) URL the notifications are POSTed to".into());
+    let endpoint = sub["channel"]["endpoint"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        || endpoint.len() > 2048
+    {
+        return bad(
+            "Subscription.channel.endpoint",
+            "the endpoint must be an http(s) URL the notifications are POSTed to".into(),
+        );
     }
     let mut header_lines = Vec::new();
     for h in crate::cds::fhir::list(&sub["channel"]["header"]) {
         match h.as_str() {
-            Some(s) if s.split_once(':').is_some_and(|(n, _)| !n.trim().is_empty() && !n.contains(' ')) => header_lines.push(s.to_string()),
-            _ => return bad("Subscription.channel.header", "each header is a string `Name: value`".into()),
+            Some(s)
+                if s.split_once(':')
+                    .is_some_and(|(n, _)| !n.trim().is_empty() && !n.contains(' ')) =>
+            {
+                header_lines.push(s.to_string())
+            }
+            _ => {
+                return bad(
+                    "Subscription.channel.header",
+                    "each header is a string `Name: value`".into(),
+                )
+            }
         }
     }
     if let Some(p) = sub["channel"]["payload"].as_str() {
         if p != FHIR_JSON && p != "application/json" {
-            return bad("Subscription.channel.payload", format!("payloads are {FHIR_JSON}"));
+            return bad(
+                "Subscription.channel.payload",
+                format!("payloads are {FHIR_JSON}"),
+            );
         }
     }
     let content = ext_value(&sub["channel"]["_payload"], "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content")
@@ -446,15 +585,28 @@ async fn subscribe(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
         .unwrap_or("full-resource")
         .to_string();
     if !matches!(content.as_str(), "full-resource" | "id-only" | "empty") {
-        return bad("Subscription.channel._payload", "payload content is full-resource, id-only or empty".into());
+        return bad(
+            "Subscription.channel._payload",
+            "payload content is full-resource, id-only or empty".into(),
+        );
     }
     let filter = ext_value(&sub["_criteria"], "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria")
         .and_then(|e| e["valueString"].as_str());
     let org = match filter {
         None => None,
         Some(f) => match f.split_once('=') {
-            Some(("org-identifier", v)) if !v.is_empty() => Some(v.rsplit('|').next().unwrap_or(v).to_string()),
-            _ => return bad("Subscription._criteria", format!("the only filter offered is `org-identifier=VALUE`, not `{}`", medpol_core::excerpt(f))),
+            Some(("org-identifier", v)) if !v.is_empty() => {
+                Some(v.rsplit('|').next().unwrap_or(v).to_string())
+            }
+            _ => {
+                return bad(
+                    "Subscription._criteria",
+                    format!(
+                        "the only filter offered is `org-identifier=VALUE`, not `{}`",
+                        medpol_core::excerpt(f)
+                    ),
+                )
+            }
         },
     };
     let now = state.pas.clock.now();
@@ -462,8 +614,18 @@ async fn subscribe(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
         None => None,
         Some(s) => match DateTime::parse_from_rfc3339(s) {
             Ok(t) if t.with_timezone(&Utc) > now => Some(t.with_timezone(&Utc)),
-            Ok(_) => return bad("Subscription.end", format!("the subscription's end ({s}) has passed")),
-            Err(_) => return bad("Subscription.end", format!("`{}` is not an instant", medpol_core::excerpt(s))),
+            Ok(_) => {
+                return bad(
+                    "Subscription.end",
+                    format!("the subscription's end ({s}) has passed"),
+                )
+            }
+            Err(_) => {
+                return bad(
+                    "Subscription.end",
+                    format!("`{}` is not an instant", medpol_core::excerpt(s)),
+                )
+            }
         },
     };
     let id = uuid::Uuid::now_v7().to_string();
@@ -476,26 +638,49 @@ async fn subscribe(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
     }
     if let Err(e) = state
         .store
-        .pa_subscribe(&id, &client, ends, &endpoint, &header_lines, &content, org.as_deref(), &sub)
+        .pa_subscribe(&store::NewSubscription {
+            id: &id,
+            client: &client,
+            ends_at: ends,
+            endpoint: &endpoint,
+            headers: &header_lines,
+            payload: &content,
+            org_identifier: org.as_deref(),
+            document: &sub,
+        })
         .await
     {
         return unavailable(e);
     }
     let mut r = fhir(StatusCode::CREATED, &sub);
-    if let Ok(v) = header::HeaderValue::from_str(&format!("{}/fhir/Subscription/{id}", base(&state))) {
+    if let Ok(v) =
+        header::HeaderValue::from_str(&format!("{}/fhir/Subscription/{id}", base(&state)))
+    {
         r.headers_mut().insert(header::LOCATION, v);
     }
     r
 }
 
-async fn read_subscription(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn read_subscription(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let client = match token::client_of(&state, &headers, Scope::Subscribe).await {
         Ok(c) => c,
         Err(r) => return r,
     };
     match state.store.pa_subscription(&id, &client).await {
         Ok(Some(s)) => fhir(StatusCode::OK, &s),
-        Ok(None) => outcome(StatusCode::NOT_FOUND, "not-found", format!("no subscription {} of this client", medpol_core::excerpt(&id)), None),
+        Ok(None) => outcome(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!(
+                "no subscription {} of this client",
+                medpol_core::excerpt(&id)
+            ),
+            None,
+        ),
         Err(e) => unavailable(e),
     }
 }
@@ -510,11 +695,20 @@ fn require_reviewer(state: &AppState, headers: &HeaderMap) -> Result<(), ApiErro
             "the reviewer API is off: start the service with --reviewer-token (or MEDPOL_REVIEWER_TOKEN)",
         ));
     };
-    let given = crate::auth::bearer_token(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())).unwrap_or("");
+    let given = crate::auth::bearer_token(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .unwrap_or("");
     if crate::auth::same_secret(given, expected) {
         Ok(())
     } else {
-        Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid reviewer bearer token is required"))
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid reviewer bearer token is required",
+        ))
     }
 }
 
@@ -544,28 +738,56 @@ fn item_summary(i: &ItemState) -> Value {
 /// are flagged and counted.
 #[utoipa::path(get, path = "/api/v1/prior-auth/requests", params(QueueQuery),
     responses((status = 200, body = Object), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
-pub async fn queue(State(state): State<Arc<AppState>>, headers: HeaderMap, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn queue(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<QueueQuery>,
+) -> Result<Json<Value>, ApiError> {
     require_reviewer(&state, &headers)?;
     let status = match q.status.as_deref().unwrap_or("pended") {
         "all" => None,
         s @ ("pended" | "complete") => Some(s),
         other => {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-status", format!("status `{}` is not pended, complete or all", medpol_core::excerpt(other))).field("status"))
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-status",
+                format!(
+                    "status `{}` is not pended, complete or all",
+                    medpol_core::excerpt(other)
+                ),
+            )
+            .field("status"))
         }
     };
     let due_before = match &q.due_before {
         None => None,
         Some(s) => Some(
             DateTime::parse_from_rfc3339(s)
-                .map_err(|_| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-time", "due_before must be an RFC 3339 instant, e.g. 2026-12-03T00:00:00Z").field("due_before"))?
+                .map_err(|_| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid-time",
+                        "due_before must be an RFC 3339 instant, e.g. 2026-12-03T00:00:00Z",
+                    )
+                    .field("due_before")
+                })?
                 .with_timezone(&Utc),
         ),
     };
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-limit", format!("limit must be from 1 to 1000, not {limit}")).field("limit"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-limit",
+            format!("limit must be from 1 to 1000, not {limit}"),
+        )
+        .field("limit"));
     }
-    let rows = state.store.pa_queue(status, due_before, limit).await.map_err(store_error)?;
+    let rows = state
+        .store
+        .pa_queue(status, due_before, limit)
+        .await
+        .map_err(store_error)?;
     let now = state.pas.clock.now();
     let mut overdue = 0;
     let requests: Vec<Value> = rows
@@ -585,7 +807,9 @@ pub async fn queue(State(state): State<Arc<AppState>>, headers: HeaderMap, ApiQu
             })
         })
         .collect();
-    Ok(Json(json!({"now": store::ts(now), "overdue": overdue, "requests": requests})))
+    Ok(Json(
+        json!({"now": store::ts(now), "overdue": overdue, "requests": requests}),
+    ))
 }
 
 async fn load(state: &AppState, id: &str) -> Result<(StoredRequest, Vec<store::Event>), ApiError> {
@@ -594,10 +818,21 @@ async fn load(state: &AppState, id: &str) -> Result<(StoredRequest, Vec<store::E
         .pa_get(id)
         .await
         .map_err(store_error)?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not-found", format!("no prior-authorization request {}", medpol_core::excerpt(id))))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                format!(
+                    "no prior-authorization request {}",
+                    medpol_core::excerpt(id)
+                ),
+            )
+        })?;
     let events = state.store.pa_events(id).await.map_err(store_error)?;
     if events.is_empty() {
-        return Err(ApiError::internal(anyhow::anyhow!("request {id} has no events")));
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "request {id} has no events"
+        )));
     }
     Ok((req, events))
 }
@@ -606,7 +841,11 @@ async fn load(state: &AppState, id: &str) -> Result<(StoredRequest, Vec<store::E
 /// citations per item, the questionnaire answers, and the history.
 #[utoipa::path(get, path = "/api/v1/prior-auth/requests/{id}", params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 401, body = ApiError), (status = 404, body = ApiError)))]
-pub async fn request_detail(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn request_detail(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     require_reviewer(&state, &headers)?;
     let (req, events) = load(&state, &id).await?;
     let latest = events.last().expect("loaded with events");
@@ -638,8 +877,22 @@ pub struct DecisionBody {
 /// Applies the event to the request, and to the request it reviews when it
 /// is an appeal or a clinical exception (the outcome stands there too, for
 /// `$inquire` and the subscriber). Notifies.
-async fn record_decision(state: &AppState, req: &StoredRequest, after: i64, st: RequestState, kind: &'static str, detail: Value, now: DateTime<Utc>) -> Result<RequestState, ApiError> {
-    let event = NewEvent { at: now, kind, actor: "reviewer".into(), detail: detail.clone(), state: st.clone() };
+async fn record_decision(
+    state: &AppState,
+    req: &StoredRequest,
+    after: i64,
+    st: RequestState,
+    kind: &'static str,
+    detail: Value,
+    now: DateTime<Utc>,
+) -> Result<RequestState, ApiError> {
+    let event = NewEvent {
+        at: now,
+        kind,
+        actor: "reviewer".into(),
+        detail: detail.clone(),
+        state: st.clone(),
+    };
     let parent = match &req.parent {
         Some(p) => {
             let (preq, pevents) = load(state, p).await?;
@@ -653,19 +906,33 @@ async fn record_decision(state: &AppState, req: &StoredRequest, after: i64, st: 
                     *old = item.clone();
                 }
             }
-            Some((preq, platest.seq, NewEvent {
-                at: now,
-                kind: if req.kind == ReviewKind::Appeal { "decided-on-appeal" } else { "decided-on-clinical-exception" },
-                actor: "reviewer".into(),
-                detail: json!({"review": req.id}),
-                state: pst,
-            }))
+            Some((
+                preq,
+                platest.seq,
+                NewEvent {
+                    at: now,
+                    kind: if req.kind == ReviewKind::Appeal {
+                        "decided-on-appeal"
+                    } else {
+                        "decided-on-clinical-exception"
+                    },
+                    actor: "reviewer".into(),
+                    detail: json!({"review": req.id}),
+                    state: pst,
+                },
+            ))
         }
         None => None,
     };
     state
         .store
-        .pa_append(req, after, &event, true, parent.as_ref().map(|(r, s, e)| (r, *s, e)))
+        .pa_append(
+            req,
+            after,
+            &event,
+            true,
+            parent.as_ref().map(|(r, s, e)| (r, *s, e)),
+        )
         .await
         .map_err(store_error)?;
     state.pas.wake.notify_one();
@@ -676,17 +943,32 @@ async fn record_decision(state: &AppState, req: &StoredRequest, after: i64, st: 
 /// required for deny and modify).
 #[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/decision", params(("id" = String, Path)), request_body = DecisionBody,
     responses((status = 200, body = Object), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
-pub async fn decision(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn decision(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     require_reviewer(&state, &headers)?;
-    let body: DecisionBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-json", format!("expected {{\"items\": [{{\"sequence\", \"action\", \"reason\"}}]}}: {e}")))?;
+    let body: DecisionBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-json",
+            format!("expected {{\"items\": [{{\"sequence\", \"action\", \"reason\"}}]}}: {e}"),
+        )
+    })?;
     let (req, events) = load(&state, &id).await?;
     let latest = events.last().expect("loaded with events");
     let now = state.pas.clock.now();
     let today = now.date_naive();
     let original: Value = serde_json::from_str(&req.bundle).unwrap_or(Value::Null);
     let periods: Vec<(u32, Option<NaiveDate>, Option<NaiveDate>)> = bundle::read(&original)
-        .map(|c| c.items.iter().map(|i| (i.sequence, i.date, i.end)).collect())
+        .map(|c| {
+            c.items
+                .iter()
+                .map(|i| (i.sequence, i.date, i.end))
+                .collect()
+        })
         .unwrap_or_default();
     let next = model::apply_decisions(
         &latest.state,
@@ -703,11 +985,26 @@ pub async fn decision(State(state): State<Arc<AppState>>, headers: HeaderMap, Pa
         },
     )
     .map_err(|e| {
-        let status = if matches!(e, model::DecisionError::NotPended { .. }) { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+        let status = if matches!(e, model::DecisionError::NotPended { .. }) {
+            StatusCode::CONFLICT
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
         ApiError::new(status, "invalid-decision", e.to_string()).field("items")
     })?;
-    let st = record_decision(&state, &req, latest.seq, next, "decided", serde_json::to_value(&body.items).unwrap_or_default(), now).await?;
-    Ok(Json(json!({"id": req.id, "status": st.status(), "items": st.items})))
+    let st = record_decision(
+        &state,
+        &req,
+        latest.seq,
+        next,
+        "decided",
+        serde_json::to_value(&body.items).unwrap_or_default(),
+        now,
+    )
+    .await?;
+    Ok(Json(
+        json!({"id": req.id, "status": st.status(), "items": st.items}),
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -720,32 +1017,72 @@ pub struct ExtendBody {
 /// Extends a pended request's time frame, once, with a reason.
 #[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/extend", params(("id" = String, Path)), request_body = ExtendBody,
     responses((status = 200, body = Object), (status = 401, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
-pub async fn extend(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn extend(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     require_reviewer(&state, &headers)?;
-    let body: ExtendBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-json", format!("expected {{\"reason\": \"...\", \"days\": 14}}: {e}")))?;
+    let body: ExtendBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-json",
+            format!("expected {{\"reason\": \"...\", \"days\": 14}}: {e}"),
+        )
+    })?;
     if body.reason.trim().is_empty() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reason-required", "an extension needs a reason").field("reason"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reason-required",
+            "an extension needs a reason",
+        )
+        .field("reason"));
     }
     let days = body.days.unwrap_or(14);
     if !(1..=14).contains(&days) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-days", format!("an extension is 1 to 14 days, not {days}")).field("days"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-days",
+            format!("an extension is 1 to 14 days, not {days}"),
+        )
+        .field("days"));
     }
     let (req, events) = load(&state, &id).await?;
     let latest = events.last().expect("loaded with events");
     if latest.state.extended {
-        return Err(ApiError::new(StatusCode::CONFLICT, "already-extended", "the time frame was already extended once"));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already-extended",
+            "the time frame was already extended once",
+        ));
     }
     if latest.state.status() != "pended" {
-        return Err(ApiError::new(StatusCode::CONFLICT, "not-pended", "only a pended request's time frame can be extended"));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not-pended",
+            "only a pended request's time frame can be extended",
+        ));
     }
     let now = state.pas.clock.now();
     let mut st = latest.state.clone();
     st.extended = true;
     st.due_at += Duration::days(days);
-    let event = NewEvent { at: now, kind: "extended", actor: "reviewer".into(), detail: json!({"reason": body.reason, "days": days}), state: st.clone() };
-    state.store.pa_append(&req, latest.seq, &event, false, None).await.map_err(store_error)?;
-    Ok(Json(json!({"id": req.id, "due_at": store::ts(st.due_at), "extended": true})))
+    let event = NewEvent {
+        at: now,
+        kind: "extended",
+        actor: "reviewer".into(),
+        detail: json!({"reason": body.reason, "days": days}),
+        state: st.clone(),
+    };
+    state
+        .store
+        .pa_append(&req, latest.seq, &event, false, None)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(
+        json!({"id": req.id, "due_at": store::ts(st.due_at), "extended": true}),
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -755,16 +1092,36 @@ pub struct ReviewBody {
     pub priority: Option<String>,
 }
 
-async fn open_review(state: &AppState, headers: &HeaderMap, id: &str, body: &[u8], kind: ReviewKind) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn open_review(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    body: &[u8],
+    kind: ReviewKind,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_reviewer(state, headers)?;
-    let body: ReviewBody = serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-json", format!("expected {{\"reason\": \"...\"}}: {e}")))?;
+    let body: ReviewBody = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-json",
+            format!("expected {{\"reason\": \"...\"}}: {e}"),
+        )
+    })?;
     if body.reason.trim().is_empty() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reason-required", format!("a {} needs the requester's reason", kind.id())).field("reason"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reason-required",
+            format!("a {} needs the requester's reason", kind.id()),
+        )
+        .field("reason"));
     }
     let (parent, events) = load(state, id).await?;
     if parent.kind != ReviewKind::Initial {
-        return Err(ApiError::new(StatusCode::CONFLICT, "not-initial", "appeals and clinical exceptions are opened on the original request"));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not-initial",
+            "appeals and clinical exceptions are opened on the original request",
+        ));
     }
     let latest = events.last().expect("loaded with events");
     let denied: Vec<ItemState> = latest
@@ -781,11 +1138,22 @@ async fn open_review(state: &AppState, headers: &HeaderMap, id: &str, body: &[u8
         })
         .collect();
     if denied.is_empty() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "nothing-denied", "the request has no denied item to review"));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "nothing-denied",
+            "the request has no denied item to review",
+        ));
     }
     let priority = match body.priority.as_deref() {
         None => parent.priority,
-        Some(p) => Priority::parse(p).ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-priority", "priority is standard or expedited").field("priority"))?,
+        Some(p) => Priority::parse(p).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-priority",
+                "priority is standard or expedited",
+            )
+            .field("priority")
+        })?,
     };
     let now = state.pas.clock.now();
     let child = StoredRequest {
@@ -797,24 +1165,56 @@ async fn open_review(state: &AppState, headers: &HeaderMap, id: &str, body: &[u8
         digest: String::new(),
         ..parent.clone()
     };
-    let st = RequestState { items: denied, due_at: now + priority.allowed(), extended: false, decided_at: None, reviews: Vec::new() };
-    let first = NewEvent { at: now, kind: "received", actor: "reviewer".into(), detail: json!({"reason": body.reason}), state: st.clone() };
+    let st = RequestState {
+        items: denied,
+        due_at: now + priority.allowed(),
+        extended: false,
+        decided_at: None,
+        reviews: Vec::new(),
+    };
+    let first = NewEvent {
+        at: now,
+        kind: "received",
+        actor: "reviewer".into(),
+        detail: json!({"reason": body.reason}),
+        state: st.clone(),
+    };
     let mut pst = latest.state.clone();
     pst.reviews.push(child.id.clone());
-    let opened = NewEvent { at: now, kind: if kind == ReviewKind::Appeal { "appealed" } else { "clinical-exception-requested" }, actor: "reviewer".into(), detail: json!({"review": child.id, "reason": body.reason}), state: pst };
+    let opened = NewEvent {
+        at: now,
+        kind: if kind == ReviewKind::Appeal {
+            "appealed"
+        } else {
+            "clinical-exception-requested"
+        },
+        actor: "reviewer".into(),
+        detail: json!({"review": child.id, "reason": body.reason}),
+        state: pst,
+    };
     state
         .store
         .pa_create(&child, &first, Some((&parent, latest.seq, &opened)), false)
         .await
         .map_err(store_error)?;
-    Ok((StatusCode::CREATED, Json(json!({"id": child.id, "kind": kind.id(), "parent": parent.id, "priority": priority.id(), "due_at": store::ts(st.due_at), "items": st.items.iter().map(item_summary).collect::<Vec<_>>()}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"id": child.id, "kind": kind.id(), "parent": parent.id, "priority": priority.id(), "due_at": store::ts(st.due_at), "items": st.items.iter().map(item_summary).collect::<Vec<_>>()}),
+        ),
+    ))
 }
 
 /// Opens an appeal of a request's denied items: a new review with its own
 /// clock, linked to the original.
 #[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/appeal", params(("id" = String, Path)), request_body = ReviewBody,
     responses((status = 201, body = Object), (status = 401, body = ApiError), (status = 409, body = ApiError)))]
-pub async fn appeal(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn appeal(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     open_review(&state, &headers, &id, &body, ReviewKind::Appeal).await
 }
 
@@ -822,7 +1222,12 @@ pub async fn appeal(State(state): State<Arc<AppState>>, headers: HeaderMap, Path
 /// request's denied items: a new review with its own clock.
 #[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/clinical-exception", params(("id" = String, Path)), request_body = ReviewBody,
     responses((status = 201, body = Object), (status = 401, body = ApiError), (status = 409, body = ApiError)))]
-pub async fn clinical_exception(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn clinical_exception(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     open_review(&state, &headers, &id, &body, ReviewKind::ClinicalException).await
 }
 
@@ -834,9 +1239,18 @@ pub struct MetricsQuery {
 }
 
 /// The year's metrics, from the store.
-pub async fn metrics_of(store: &crate::store::Store, year: i32) -> anyhow::Result<metrics::Metrics> {
-    let from = Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).single().ok_or_else(|| anyhow::anyhow!("year {year}"))?;
-    let to = Utc.with_ymd_and_hms(year + 1, 1, 1, 0, 0, 0).single().ok_or_else(|| anyhow::anyhow!("year {year}"))?;
+pub async fn metrics_of(
+    store: &crate::store::Store,
+    year: i32,
+) -> anyhow::Result<metrics::Metrics> {
+    let from = Utc
+        .with_ymd_and_hms(year, 1, 1, 0, 0, 0)
+        .single()
+        .ok_or_else(|| anyhow::anyhow!("year {year}"))?;
+    let to = Utc
+        .with_ymd_and_hms(year + 1, 1, 1, 0, 0, 0)
+        .single()
+        .ok_or_else(|| anyhow::anyhow!("year {year}"))?;
     let all = store.pa_period(from, to).await?;
     Ok(metrics::compute(year, &all))
 }
@@ -845,12 +1259,23 @@ pub async fn metrics_of(store: &crate::store::Store, year: i32) -> anyhow::Resul
 /// expedited requests (public: payers post them).
 #[utoipa::path(get, path = "/api/v1/prior-auth/metrics", params(MetricsQuery),
     responses((status = 200, body = metrics::Metrics), (status = 422, body = ApiError)))]
-pub async fn metrics_handler(State(state): State<Arc<AppState>>, ApiQuery(q): ApiQuery<MetricsQuery>) -> Result<Json<metrics::Metrics>, ApiError> {
+pub async fn metrics_handler(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(q): ApiQuery<MetricsQuery>,
+) -> Result<Json<metrics::Metrics>, ApiError> {
     let year = q.year.unwrap_or_else(|| state.pas.clock.now().year());
     if !(2000..=2200).contains(&year) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-year", format!("year must be from 2000 to 2200, not {year}")).field("year"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-year",
+            format!("year must be from 2000 to 2200, not {year}"),
+        )
+        .field("year"));
     }
-    metrics_of(&state.store, year).await.map(Json).map_err(store_error)
+    metrics_of(&state.store, year)
+        .await
+        .map(Json)
+        .map_err(store_error)
 }
 
 #[cfg(test)]
@@ -862,8 +1287,22 @@ mod tests {
         let n = auth_number("0190a6f2-7c4e-7def-8a12-3456789abcde", 2);
         assert_eq!(n, "MP3456789ABCDE-2");
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
-        assert_eq!(period_of(Some(d("2026-03-01")), None, d("2026-01-01")), (d("2026-03-01"), d("2026-05-30")));
-        assert_eq!(period_of(None, Some(d("2026-01-10")), d("2026-01-01")), (d("2026-01-01"), d("2026-01-10")));
-        assert_eq!(period_of(Some(d("2026-03-01")), Some(d("2026-02-01")), d("2026-01-01")).1, d("2026-05-30"));
+        assert_eq!(
+            period_of(Some(d("2026-03-01")), None, d("2026-01-01")),
+            (d("2026-03-01"), d("2026-05-30"))
+        );
+        assert_eq!(
+            period_of(None, Some(d("2026-01-10")), d("2026-01-01")),
+            (d("2026-01-01"), d("2026-01-10"))
+        );
+        assert_eq!(
+            period_of(
+                Some(d("2026-03-01")),
+                Some(d("2026-02-01")),
+                d("2026-01-01")
+            )
+            .1,
+            d("2026-05-30")
+        );
     }
 }

@@ -261,13 +261,17 @@ pub enum DecisionError {
         sequence: u32,
         valid: String,
     },
-    #[error("items[{index}]: item {sequence} is {status}, not pended; only pended items are decided")]
+    #[error(
+        "items[{index}]: item {sequence} is {status}, not pended; only pended items are decided"
+    )]
     NotPended {
         index: usize,
         sequence: u32,
         status: &'static str,
     },
-    #[error("items[{index}].action: `{action}` is not an action; expected certify, deny or modify")]
+    #[error(
+        "items[{index}].action: `{action}` is not an action; expected certify, deny or modify"
+    )]
     UnknownAction { index: usize, action: String },
     #[error("items[{index}].reason: a {action} needs a reason (the requester is told it)")]
     ReasonRequired { index: usize, action: String },
@@ -464,9 +468,14 @@ mod tests {
             apply_decisions(&s, &[decision(1, "approve", None)], now, n, p),
             Err(DecisionError::UnknownAction { .. })
         ));
-        let denied =
-            apply_decisions(&s, &[decision(1, "deny", Some("investigational"))], now, n, p)
-                .unwrap();
+        let denied = apply_decisions(
+            &s,
+            &[decision(1, "deny", Some("investigational"))],
+            now,
+            n,
+            p,
+        )
+        .unwrap();
         assert_eq!(denied.items[0].status, ItemStatus::NotCertified);
         assert_eq!(denied.items[0].reason.as_deref(), Some("investigational"));
         assert_eq!(denied.status(), "complete");
@@ -478,12 +487,21 @@ mod tests {
 
     #[test]
     fn certify_and_modify_give_a_number_and_a_period() {
-        let s = state(vec![item(1, ItemStatus::Pended), item(2, ItemStatus::Pended)]);
+        let s = state(vec![
+            item(1, ItemStatus::Pended),
+            item(2, ItemStatus::Pended),
+        ]);
         let now = at("2026-01-02T00:00:00Z");
         let d = NaiveDate::from_ymd_opt(2026, 1, 2).unwrap();
         let mut m = decision(2, "modify", Some("one session only"));
         assert!(matches!(
-            apply_decisions(&s, std::slice::from_ref(&m), now, |q| format!("N{q}"), |_| (d, d)),
+            apply_decisions(
+                &s,
+                std::slice::from_ref(&m),
+                now,
+                |q| format!("N{q}"),
+                |_| (d, d)
+            ),
             Err(DecisionError::AuthorizedRequired { index: 0 })
         ));
         m.authorized = Some("1 unit".into());
@@ -497,8 +515,7 @@ mod tests {
         .unwrap();
         assert_eq!(partial.status(), "pended");
         assert_eq!(partial.decided_at, None);
-        let done =
-            apply_decisions(&partial, &[m], now, |q| format!("N{q}"), |_| (d, d)).unwrap();
+        let done = apply_decisions(&partial, &[m], now, |q| format!("N{q}"), |_| (d, d)).unwrap();
         assert_eq!(done.items[0].auth_number.as_deref(), Some("N1"));
         assert_eq!(done.items[1].status, ItemStatus::Modified);
         assert_eq!(done.items[1].authorized.as_deref(), Some("1 unit"));
@@ -508,7 +525,10 @@ mod tests {
     #[test]
     fn outcomes_count_partial_denials_as_denied_and_cancellations_as_withdrawn() {
         assert_eq!(
-            Outcome::of(&[item(1, ItemStatus::Certified), item(2, ItemStatus::NotCertified)]),
+            Outcome::of(&[
+                item(1, ItemStatus::Certified),
+                item(2, ItemStatus::NotCertified)
+            ]),
             Outcome::Denied
         );
         assert_eq!(
@@ -516,7 +536,10 @@ mod tests {
             Outcome::Withdrawn
         );
         assert_eq!(
-            Outcome::of(&[item(1, ItemStatus::NoAuthRequired), item(2, ItemStatus::Cancelled)]),
+            Outcome::of(&[
+                item(1, ItemStatus::NoAuthRequired),
+                item(2, ItemStatus::Cancelled)
+            ]),
             Outcome::Approved
         );
         assert_eq!(

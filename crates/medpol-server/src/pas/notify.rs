@@ -23,7 +23,11 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The wait after `attempts` failed attempts.
 pub fn backoff(attempts: i64) -> chrono::Duration {
-    chrono::Duration::seconds(1i64.checked_shl(attempts.clamp(0, 20) as u32).unwrap_or(MAX_BACKOFF_SECS).min(MAX_BACKOFF_SECS))
+    chrono::Duration::seconds(
+        1i64.checked_shl(attempts.clamp(0, 20) as u32)
+            .unwrap_or(MAX_BACKOFF_SECS)
+            .min(MAX_BACKOFF_SECS),
+    )
 }
 
 async fn notification(state: &AppState, due: &Due, now: DateTime<Utc>) -> anyhow::Result<Value> {
@@ -39,7 +43,11 @@ async fn notification(state: &AppState, due: &Due, now: DateTime<Utc>) -> anyhow
         .find(|e| e.seq == due.event_seq)
         .ok_or_else(|| anyhow::anyhow!("event {} of {} is gone", due.event_seq, req.id))?;
     let bundle: Value = serde_json::from_str(&req.bundle)?;
-    let view = response::RequestView { id: &req.id, bundle: &bundle, received_at: req.received_at };
+    let view = response::RequestView {
+        id: &req.id,
+        bundle: &bundle,
+        received_at: req.received_at,
+    };
     let body = response::response_bundle(&view, &event.state, &base, now);
     let number = state.store.pa_delivered_count(&due.subscription_id).await? + 1;
     let focus = format!("{base}/fhir/ClaimResponse/{}", req.id);
@@ -89,8 +97,13 @@ async fn notification(state: &AppState, due: &Due, now: DateTime<Utc>) -> anyhow
 }
 
 fn post(endpoint: &str, headers: &[String], body: &str) -> Result<(), String> {
-    let agent = ureq::AgentBuilder::new().timeout(ATTEMPT_TIMEOUT).redirects(0).build();
-    let mut req = agent.post(endpoint).set("content-type", "application/fhir+json");
+    let agent = ureq::AgentBuilder::new()
+        .timeout(ATTEMPT_TIMEOUT)
+        .redirects(0)
+        .build();
+    let mut req = agent
+        .post(endpoint)
+        .set("content-type", "application/fhir+json");
     for h in headers {
         if let Some((name, value)) = h.split_once(':') {
             req = req.set(name.trim(), value.trim());
@@ -114,7 +127,15 @@ async fn deliver(state: &AppState, due: Due) -> anyhow::Result<()> {
     let body = match notification(state, &due, now).await {
         Ok(b) => b.to_string(),
         Err(e) => {
-            state.store.pa_failed(&due.id, attempts, now + backoff(attempts), &format!("{e:#}")).await?;
+            state
+                .store
+                .pa_failed(
+                    &due.id,
+                    attempts,
+                    now + backoff(attempts),
+                    &format!("{e:#}"),
+                )
+                .await?;
             return Ok(());
         }
     };
@@ -124,7 +145,10 @@ async fn deliver(state: &AppState, due: Due) -> anyhow::Result<()> {
         .unwrap_or_else(|_| Err("the delivery task failed".into()));
     match sent {
         Ok(()) => {
-            state.store.pa_delivered(&due.id, Utc::now(), attempts).await?;
+            state
+                .store
+                .pa_delivered(&due.id, Utc::now(), attempts)
+                .await?;
             tracing::info!(notification = %due.id, subscription = %due.subscription_id, attempts, "notification delivered");
         }
         Err(e) => {

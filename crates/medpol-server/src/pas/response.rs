@@ -38,13 +38,20 @@ fn resolve<'b>(bundle: &'b Value, reference: &str) -> Option<&'b Value> {
         .find(|e| {
             let r = &e["resource"];
             let want = format!("{}/{}", text(&r["resourceType"]), text(&r["id"]));
-            text(&e["fullUrl"]) == reference || reference == want || reference.ends_with(&format!("/{want}"))
+            text(&e["fullUrl"]) == reference
+                || reference == want
+                || reference.ends_with(&format!("/{want}"))
         })
         .map(|e| &e["resource"])
 }
 
 /// The response Bundle for a request in a state.
-pub fn response_bundle(req: &RequestView, state: &RequestState, base: &str, now: DateTime<Utc>) -> Value {
+pub fn response_bundle(
+    req: &RequestView,
+    state: &RequestState,
+    base: &str,
+    now: DateTime<Utc>,
+) -> Value {
     let claim = &req.bundle["entry"][0]["resource"];
     let mut notes: Vec<Value> = Vec::new();
     let mut note = |t: String| -> u32 {
@@ -77,7 +84,9 @@ pub fn response_bundle(req: &RequestView, state: &RequestState, base: &str, now:
         }
         let mut ext = Vec::new();
         if let Some((system, value)) = &it.trace {
-            ext.push(json!({"url": EXT_TRACE, "valueIdentifier": {"system": system, "value": value}}));
+            ext.push(
+                json!({"url": EXT_TRACE, "valueIdentifier": {"system": system, "value": value}}),
+            );
         }
         if let (Some((start, end)), true) = (
             it.period,
@@ -90,7 +99,9 @@ pub fn response_bundle(req: &RequestView, state: &RequestState, base: &str, now:
         let mut words = match it.status {
             ItemStatus::NotCertified => format!(
                 "Not certified: {}",
-                it.reason.clone().unwrap_or_else(|| it.recommendation.reason.clone())
+                it.reason
+                    .clone()
+                    .unwrap_or_else(|| it.recommendation.reason.clone())
             ),
             ItemStatus::Pended => format!("Pended for review: {}", it.recommendation.reason),
             ItemStatus::Modified => format!(
@@ -102,7 +113,10 @@ pub fn response_bundle(req: &RequestView, state: &RequestState, base: &str, now:
             _ => it.recommendation.reason.clone(),
         };
         for c in &it.recommendation.citations {
-            words.push_str(&format!(" [{} version {}, {}: \"{}\"]", c.policy, c.version, c.path, c.text));
+            words.push_str(&format!(
+                " [{} version {}, {}: \"{}\"]",
+                c.policy, c.version, c.path, c.text
+            ));
         }
         if it.status == ItemStatus::NotCertified {
             if let Some(ce) = &it.recommendation.clinical_exception {
@@ -144,7 +158,9 @@ pub fn response_bundle(req: &RequestView, state: &RequestState, base: &str, now:
     if let Some(n) = state.items.iter().find_map(|i| i.auth_number.clone()) {
         response["preAuthRef"] = json!(n);
     }
-    let mut entry = vec![json!({"fullUrl": format!("{base}/fhir/ClaimResponse/{}", req.id), "resource": response})];
+    let mut entry = vec![
+        json!({"fullUrl": format!("{base}/fhir/ClaimResponse/{}", req.id), "resource": response}),
+    ];
     for field in ["patient", "insurer", "provider"] {
         let reference = text(&claim[field]["reference"]);
         if let Some(r) = resolve(req.bundle, reference) {
@@ -167,7 +183,12 @@ pub fn response_bundle(req: &RequestView, state: &RequestState, base: &str, now:
 /// A response that says the request could not be processed (PAS: a
 /// ClaimResponse with `outcome` = `error`), e.g. a member's coverage this
 /// payer does not recognise. Nothing is recorded for it.
-pub fn error_bundle(request: &Value, code: (&str, &str), message: &str, now: DateTime<Utc>) -> Value {
+pub fn error_bundle(
+    request: &Value,
+    code: (&str, &str),
+    message: &str,
+    now: DateTime<Utc>,
+) -> Value {
     let claim = &request["entry"][0]["resource"];
     let id = uuid::Uuid::new_v4().to_string();
     json!({

@@ -105,7 +105,12 @@ fn event_of(r: &sqlx::any::AnyRow) -> anyhow::Result<Event> {
 
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
-async fn insert_event(tx: &mut Tx<'_>, request: &str, seq: i64, e: &NewEvent) -> anyhow::Result<()> {
+async fn insert_event(
+    tx: &mut Tx<'_>,
+    request: &str,
+    seq: i64,
+    e: &NewEvent,
+) -> anyhow::Result<()> {
     let done = sqlx::query(
         "INSERT INTO pa_events (request_id, seq, at, kind, actor, status, due_at, detail, state) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_id, seq) DO NOTHING",
@@ -129,11 +134,17 @@ async fn insert_event(tx: &mut Tx<'_>, request: &str, seq: i64, e: &NewEvent) ->
 
 /// Queues a notification to every live subscription of the request's
 /// client whose filter the request matches.
-async fn queue_notifications(tx: &mut Tx<'_>, request: &StoredRequest, seq: i64, now: DateTime<Utc>) -> anyhow::Result<usize> {
-    let rows = sqlx::query("SELECT id, org_identifier, ends_at FROM pa_subscriptions WHERE client = $1")
-        .bind(&request.client)
-        .fetch_all(&mut **tx)
-        .await?;
+async fn queue_notifications(
+    tx: &mut Tx<'_>,
+    request: &StoredRequest,
+    seq: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let rows =
+        sqlx::query("SELECT id, org_identifier, ends_at FROM pa_subscriptions WHERE client = $1")
+            .bind(&request.client)
+            .fetch_all(&mut **tx)
+            .await?;
     let mut queued = 0;
     for r in rows {
         let id: String = r.try_get("id")?;
@@ -160,6 +171,21 @@ async fn queue_notifications(tx: &mut Tx<'_>, request: &StoredRequest, seq: i64,
         queued += 1;
     }
     Ok(queued)
+}
+
+/// A subscription to record.
+pub struct NewSubscription<'a> {
+    pub id: &'a str,
+    pub client: &'a str,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub endpoint: &'a str,
+    /// `Name: value` lines sent with each notification.
+    pub headers: &'a [String],
+    /// `full-resource`, `id-only` or `empty`.
+    pub payload: &'a str,
+    /// Only requests from the provider organization with this identifier.
+    pub org_identifier: Option<&'a str>,
+    pub document: &'a serde_json::Value,
 }
 
 /// A notification due for delivery.
@@ -197,10 +223,12 @@ impl Store {
     }
 
     pub async fn pa_get(&self, id: &str) -> anyhow::Result<Option<StoredRequest>> {
-        let row = sqlx::query(&format!("SELECT {REQUEST_COLUMNS} FROM pa_requests WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM pa_requests WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(request_of).transpose()
     }
 
@@ -292,7 +320,12 @@ impl Store {
 
     /// Requests whose latest event leaves them in `status`, due before a
     /// time, soonest due first.
-    pub async fn pa_queue(&self, status: Option<&str>, due_before: Option<DateTime<Utc>>, limit: i64) -> anyhow::Result<Vec<Queued>> {
+    pub async fn pa_queue(
+        &self,
+        status: Option<&str>,
+        due_before: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Queued>> {
         let rows = sqlx::query(&format!(
             "SELECT {cols}, e.seq, e.at, e.kind AS event_kind, e.actor, e.status, e.due_at, e.detail, e.state \
              FROM pa_requests r JOIN pa_events e ON e.request_id = r.id \
@@ -334,7 +367,11 @@ impl Store {
 
     /// Every request received in `[from, to)`, and every review opened on
     /// one of them, each with its events: what the yearly metrics count.
-    pub async fn pa_period(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> anyhow::Result<Vec<(StoredRequest, Vec<Event>)>> {
+    pub async fn pa_period(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<(StoredRequest, Vec<Event>)>> {
         let rows = sqlx::query(&format!(
             "SELECT {REQUEST_COLUMNS} FROM pa_requests WHERE (received_at >= $1 AND received_at < $2) \
              OR parent IN (SELECT id FROM pa_requests WHERE received_at >= $1 AND received_at < $2) ORDER BY received_at"
@@ -354,41 +391,36 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn pa_subscribe(
-        &self,
-        id: &str,
-        client: &str,
-        ends_at: Option<DateTime<Utc>>,
-        endpoint: &str,
-        headers: &[String],
-        payload: &str,
-        org_identifier: Option<&str>,
-        document: &serde_json::Value,
-    ) -> anyhow::Result<()> {
+    pub async fn pa_subscribe(&self, sub: &NewSubscription<'_>) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO pa_subscriptions (id, client, created_at, ends_at, endpoint, headers, payload, org_identifier, document) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(id)
-        .bind(client)
+        .bind(sub.id)
+        .bind(sub.client)
         .bind(ts(Utc::now()))
-        .bind(ends_at.map(ts))
-        .bind(endpoint)
-        .bind(serde_json::to_string(headers)?)
-        .bind(payload)
-        .bind(org_identifier)
-        .bind(document.to_string())
+        .bind(sub.ends_at.map(ts))
+        .bind(sub.endpoint)
+        .bind(serde_json::to_string(sub.headers)?)
+        .bind(sub.payload)
+        .bind(sub.org_identifier)
+        .bind(sub.document.to_string())
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    pub async fn pa_subscription(&self, id: &str, client: &str) -> anyhow::Result<Option<serde_json::Value>> {
-        let row = sqlx::query("SELECT document FROM pa_subscriptions WHERE id = $1 AND client = $2")
-            .bind(id)
-            .bind(client)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn pa_subscription(
+        &self,
+        id: &str,
+        client: &str,
+    ) -> anyhow::Result<Option<serde_json::Value>> {
+        let row =
+            sqlx::query("SELECT document FROM pa_subscriptions WHERE id = $1 AND client = $2")
+                .bind(id)
+                .bind(client)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(match row {
             Some(r) => Some(serde_json::from_str(&r.try_get::<String, _>("document")?)?),
             None => None,
@@ -439,7 +471,12 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn pa_delivered(&self, id: &str, at: DateTime<Utc>, attempts: i64) -> anyhow::Result<()> {
+    pub async fn pa_delivered(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        attempts: i64,
+    ) -> anyhow::Result<()> {
         sqlx::query("UPDATE pa_notifications SET delivered_at = $1, attempts = $2, last_error = NULL WHERE id = $3")
             .bind(ts(at))
             .bind(attempts)
@@ -449,7 +486,13 @@ impl Store {
         Ok(())
     }
 
-    pub async fn pa_failed(&self, id: &str, attempts: i64, next: DateTime<Utc>, error: &str) -> anyhow::Result<()> {
+    pub async fn pa_failed(
+        &self,
+        id: &str,
+        attempts: i64,
+        next: DateTime<Utc>,
+        error: &str,
+    ) -> anyhow::Result<()> {
         sqlx::query("UPDATE pa_notifications SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4")
             .bind(attempts)
             .bind(ts(next))
@@ -470,7 +513,13 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
-    pub async fn pa_put_token(&self, hash: &str, client: &str, scope: &str, expires_at: i64) -> anyhow::Result<()> {
+    pub async fn pa_put_token(
+        &self,
+        hash: &str,
+        client: &str,
+        scope: &str,
+        expires_at: i64,
+    ) -> anyhow::Result<()> {
         sqlx::query("INSERT INTO pa_access_tokens (token_hash, client, scope, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(hash)
             .bind(client)
@@ -483,11 +532,13 @@ impl Store {
 
     /// The client and scope of an access token still valid at `now`.
     pub async fn pa_token(&self, hash: &str, now: i64) -> anyhow::Result<Option<(String, String)>> {
-        let row = sqlx::query("SELECT client, scope FROM pa_access_tokens WHERE token_hash = $1 AND expires_at > $2")
-            .bind(hash)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT client, scope FROM pa_access_tokens WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(match row {
             Some(r) => Some((r.try_get("client")?, r.try_get("scope")?)),
             None => None,
