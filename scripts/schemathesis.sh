@@ -9,9 +9,11 @@ examples="${1:-50}"
 work="$(mktemp -d)"
 trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 cargo build --quiet --bin medpol
+# One token for both roles here, so that the reviewer's endpoints are
+# fuzzed past their authentication too (in production they differ).
 token="schemathesis-$(date +%s)"
 target/debug/medpol serve --addr 127.0.0.1:0 --database "sqlite://$work/st.db" \
-  --admin-token "$token" >"$work/out" 2>"$work/err" &
+  --admin-token "$token" --reviewer-token "$token" >"$work/out" 2>"$work/err" &
 pid=$!
 for _ in $(seq 1 100); do
   url="$(sed -n 's/^medpol listening on //p' "$work/out")"

@@ -35,7 +35,7 @@ fn criteria_are_questionnaires_that_crd_names() {
     );
     let a = agent();
 
-    // What the FHIR endpoint says it supports: questionnaires, and nothing it does not.
+    // What the FHIR endpoint says it supports: questionnaires, PAS, subscriptions, and nothing it does not.
     let (st, cap) = get(&a, &s.url("/fhir/metadata"));
     assert_eq!(
         (st, cap["resourceType"].as_str()),
@@ -43,11 +43,25 @@ fn criteria_are_questionnaires_that_crd_names() {
         "{cap}"
     );
     let resources = cap["rest"][0]["resource"].as_array().unwrap();
-    assert_eq!(resources.len(), 1, "{cap}");
-    assert_eq!(resources[0]["type"], "Questionnaire");
+    let types: Vec<&str> = resources
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["Questionnaire", "Claim", "Subscription"], "{cap}");
     assert_eq!(
         resources[0]["operation"][0]["name"],
         "questionnaire-package"
+    );
+    let claim_ops: Vec<&str> = resources[1]["operation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(claim_ops, ["submit", "inquire"]);
+    assert_eq!(
+        cap["rest"][0]["security"]["extension"][0]["extension"][0]["valueUri"],
+        s.url("/auth/token")
     );
 
     let (st, q) = get(&a, &s.url(&format!("/fhir/Questionnaire/{ID}")));

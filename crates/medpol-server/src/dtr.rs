@@ -28,10 +28,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/fhir/metadata", get(metadata))
 }
 
-/// The CapabilityStatement: what this FHIR endpoint supports today, and
-/// nothing it does not (prior-authorization requests are not taken yet).
+/// The CapabilityStatement: what this FHIR endpoint supports, and nothing
+/// it does not: DTR questionnaires, PAS `Claim/$submit` and `$inquire`,
+/// topic-based subscriptions, and SMART Backend Services for the PAS
+/// operations.
 async fn metadata(State(state): State<Arc<AppState>>) -> Response {
     let base = state.cds.public_url.trim_end_matches('/');
+    let pas = "http://hl7.org/fhir/us/davinci-pas/OperationDefinition";
     let doc = json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -39,22 +42,45 @@ async fn metadata(State(state): State<Arc<AppState>>) -> Response {
         "kind": "instance",
         "software": { "name": "medpol", "version": env!("CARGO_PKG_VERSION") },
         "implementation": {
-            "description": "medpol: medical-policy questionnaires (Da Vinci DTR) generated from the payer's policies",
+            "description": "medpol: medical-policy questionnaires (Da Vinci DTR) and prior authorization (Da Vinci PAS) from the payer's policies",
             "url": format!("{base}/fhir"),
         },
         "fhirVersion": "4.0.1",
         "format": ["json"],
         "rest": [{
             "mode": "server",
-            "resource": [{
-                "type": "Questionnaire",
-                "profile": DTR_QUESTIONNAIRE,
-                "interaction": [{ "code": "read" }],
-                "operation": [{
-                    "name": "questionnaire-package",
-                    "definition": "http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/Questionnaire-package",
+            "security": {
+                "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}]}],
+                "description": "Claim/$submit, Claim/$inquire and Subscription need a bearer token from SMART Backend Services (client credentials with a signed JWT assertion).",
+                "extension": [{
+                    "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                    "extension": [{"url": "token", "valueUri": format!("{base}/auth/token")}],
                 }],
-            }],
+            },
+            "resource": [
+                {
+                    "type": "Questionnaire",
+                    "profile": DTR_QUESTIONNAIRE,
+                    "interaction": [{ "code": "read" }],
+                    "operation": [{
+                        "name": "questionnaire-package",
+                        "definition": "http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/Questionnaire-package",
+                    }],
+                },
+                {
+                    "type": "Claim",
+                    "profile": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/profile-claim",
+                    "operation": [
+                        { "name": "submit", "definition": format!("{pas}/Claim-submit") },
+                        { "name": "inquire", "definition": format!("{pas}/Claim-inquiry") },
+                    ],
+                },
+                {
+                    "type": "Subscription",
+                    "interaction": [{ "code": "create" }, { "code": "read" }],
+                    "supportedProfile": ["http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription"],
+                },
+            ],
         }],
     });
     ([(header::CONTENT_TYPE, FHIR_JSON)], doc.to_string()).into_response()

@@ -736,7 +736,7 @@ fn item_summary(i: &ItemState) -> Value {
 
 /// The review queue: requests by time left, soonest due first; overdue ones
 /// are flagged and counted.
-#[utoipa::path(get, path = "/api/v1/prior-auth/requests", params(QueueQuery),
+#[utoipa::path(get, path = "/api/v1/prior-auth/requests", security(("bearer" = [])), params(QueueQuery),
     responses((status = 200, body = Object), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn queue(
     State(state): State<Arc<AppState>>,
@@ -839,7 +839,7 @@ async fn load(state: &AppState, id: &str) -> Result<(StoredRequest, Vec<store::E
 
 /// One request for its reviewer: the Claim, the policy's recommendation and
 /// citations per item, the questionnaire answers, and the history.
-#[utoipa::path(get, path = "/api/v1/prior-auth/requests/{id}", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/prior-auth/requests/{id}", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 401, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn request_detail(
     State(state): State<Arc<AppState>>,
@@ -941,7 +941,7 @@ async fn record_decision(
 
 /// A reviewer decides pended items: certify, deny or modify (a reason is
 /// required for deny and modify).
-#[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/decision", params(("id" = String, Path)), request_body = DecisionBody,
+#[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/decision", security(("bearer" = [])), params(("id" = String, Path)), request_body = DecisionBody,
     responses((status = 200, body = Object), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn decision(
     State(state): State<Arc<AppState>>,
@@ -1015,7 +1015,7 @@ pub struct ExtendBody {
 }
 
 /// Extends a pended request's time frame, once, with a reason.
-#[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/extend", params(("id" = String, Path)), request_body = ExtendBody,
+#[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/extend", security(("bearer" = [])), params(("id" = String, Path)), request_body = ExtendBody,
     responses((status = 200, body = Object), (status = 401, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn extend(
     State(state): State<Arc<AppState>>,
@@ -1207,7 +1207,7 @@ async fn open_review(
 
 /// Opens an appeal of a request's denied items: a new review with its own
 /// clock, linked to the original.
-#[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/appeal", params(("id" = String, Path)), request_body = ReviewBody,
+#[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/appeal", security(("bearer" = [])), params(("id" = String, Path)), request_body = ReviewBody,
     responses((status = 201, body = Object), (status = 401, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn appeal(
     State(state): State<Arc<AppState>>,
@@ -1220,7 +1220,7 @@ pub async fn appeal(
 
 /// Opens a clinical exception request (the policy's exception process) on a
 /// request's denied items: a new review with its own clock.
-#[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/clinical-exception", params(("id" = String, Path)), request_body = ReviewBody,
+#[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/clinical-exception", security(("bearer" = [])), params(("id" = String, Path)), request_body = ReviewBody,
     responses((status = 201, body = Object), (status = 401, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn clinical_exception(
     State(state): State<Arc<AppState>>,
