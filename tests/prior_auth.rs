@@ -1122,3 +1122,71 @@ fn an_acknowledged_request_and_its_notification_survive_sigkill() {
         [(1, "A3".to_string())]
     );
 }
+
+/// Two replicas on one database: a token issued by one is honoured by the
+/// other, a request received by one is reviewed on the other, and its
+/// state is the same from both.
+fn replicas_share_requests(db: &str, dir: &Path) {
+    let clock = dir.join("clock");
+    set_clock(&clock, "2026-03-02T09:00:00Z");
+    let clients = keys().join("clients.toml");
+    let args = [
+        "--pas-clients",
+        clients.to_str().unwrap(),
+        "--reviewer-token",
+        REVIEWER,
+        "--test-clock",
+        clock.to_str().unwrap(),
+    ];
+    let a = Server::start(db, &args);
+    let b = Server::start(db, &args);
+    let t = token(&a, "system/Claim.c system/Claim.r");
+    let (status, r) = fhir_post(
+        &b,
+        "/fhir/Claim/$submit",
+        Some(&t),
+        &request("replica-1", "111", "M0076", "21", "normal", vec![]),
+    );
+    assert_eq!(status, 200, "a token from replica A works on B: {r}");
+    assert_eq!(actions(&r), [(1, "A4".to_string())]);
+    let id = r["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, q) = reviewer_get(&a, "/api/v1/prior-auth/requests");
+    assert_eq!(q["requests"][0]["id"], id.as_str(), "{q}");
+    let (status, _) = reviewer_post(
+        &a,
+        &format!("/api/v1/prior-auth/requests/{id}/decision"),
+        &json!({"items": [{"sequence": 1, "action": "deny", "reason": "investigational"}]}),
+    );
+    assert_eq!(status, 200);
+    let (_, r) = fhir_post(&b, "/fhir/Claim/$inquire", Some(&t), &inquiry("replica-1"));
+    assert_eq!(actions(&r), [(1, "A3".to_string())]);
+    // The same submission to the other replica is the same request.
+    let (_, again) = fhir_post(
+        &a,
+        "/fhir/Claim/$submit",
+        Some(&t),
+        &request("replica-1", "111", "M0076", "21", "normal", vec![]),
+    );
+    assert_eq!(again["entry"][0]["resource"]["id"], id.as_str());
+}
+
+#[test]
+fn replicas_share_requests_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    replicas_share_requests(
+        &format!("sqlite://{}", dir.path().join("m.db").display()),
+        dir.path(),
+    );
+}
+
+#[test]
+fn replicas_share_requests_on_postgres() {
+    let Some(db) = postgres_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    replicas_share_requests(&db.url(), dir.path());
+}
