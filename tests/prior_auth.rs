@@ -1190,3 +1190,158 @@ fn replicas_share_requests_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     replicas_share_requests(&db.url(), dir.path());
 }
+
+/// A page over HTTP without following redirects: status, body, Set-Cookie.
+fn page_call(r: Result<ureq::Response, ureq::Error>) -> (u16, String, Option<String>) {
+    let r = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let cookie = r.header("set-cookie").map(String::from);
+    (r.status(), r.into_string().unwrap(), cookie)
+}
+
+fn between<'a>(text: &'a str, before: &str, after: &str) -> &'a str {
+    let start = text
+        .find(before)
+        .unwrap_or_else(|| panic!("{before} not in {text}"))
+        + before.len();
+    &text[start..start + text[start..].find(after).unwrap()]
+}
+
+#[test]
+fn reviewers_sign_in_and_decide_on_the_web_pages() {
+    let p = start(&[]);
+    let s = &p.server;
+    let t = token(s, "system/Claim.c system/Claim.r");
+    let (_, b) = fhir_post(
+        s,
+        "/fhir/Claim/$submit",
+        Some(&t),
+        &request("web-1", "512", "M0076", "21", "normal", vec![]),
+    );
+    let id = b["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a = ureq::AgentBuilder::new().redirects(0).build();
+
+    // Signed out: the sign-in form; a wrong token is told beside the field.
+    let (status, html, _) = page_call(a.get(&s.url("/review")).call());
+    assert_eq!(status, 200);
+    assert!(html.contains("action=\"/review/sign-in\""), "{html}");
+    let (status, html, cookie) = page_call(
+        a.post(&s.url("/review/sign-in"))
+            .send_form(&[("token", "wrong")]),
+    );
+    assert_eq!(status, 401);
+    assert!(
+        html.contains("id=\"token-error\"") && cookie.is_none(),
+        "{html}"
+    );
+    // The admin token is not the reviewer's.
+    assert_eq!(
+        page_call(
+            a.post(&s.url("/review/sign-in"))
+                .send_form(&[("token", TOKEN)])
+        )
+        .0,
+        401
+    );
+    let (status, _, cookie) = page_call(
+        a.post(&s.url("/review/sign-in"))
+            .send_form(&[("token", REVIEWER)]),
+    );
+    assert_eq!(status, 303);
+    let cookie = cookie.unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain http here: {cookie}");
+    let session = cookie.split(';').next().unwrap().to_string();
+    // A forged session is signed out.
+    let forged = format!("medpol_review={}.{}", now() + 3600, "00".repeat(32));
+    assert!(
+        page_call(a.get(&s.url("/review")).set("cookie", &forged).call())
+            .1
+            .contains("Sign in")
+    );
+
+    // The queue, then the request with the policy's recommendation and its citation.
+    let (status, queue, _) = page_call(a.get(&s.url("/review")).set("cookie", &session).call());
+    assert_eq!(status, 200, "{queue}");
+    assert!(
+        queue.contains(&format!("/review/requests/{id}")) && queue.contains("recommended: deny"),
+        "{queue}"
+    );
+    let (status, req, _) = page_call(
+        a.get(&s.url(&format!("/review/requests/{id}")))
+            .set("cookie", &session)
+            .call(),
+    );
+    assert_eq!(status, 200);
+    assert!(
+        req.contains("/policies/bcbsma/183?date=") && req.contains("#statement-"),
+        "{req}"
+    );
+    assert!(req.contains("Clinical exception process"), "{req}");
+    let csrf = between(&req, "name=\"csrf\" value=\"", "\"").to_string();
+    let decision = |form: &[(&str, &str)]| {
+        page_call(
+            a.post(&s.url(&format!("/review/requests/{id}/decision")))
+                .set("cookie", &session)
+                .send_form(form),
+        )
+    };
+    // Without the session's CSRF token: refused, nothing recorded.
+    assert_eq!(
+        decision(&[
+            ("csrf", "forged"),
+            ("sequence", "1"),
+            ("action", "deny"),
+            ("reason", "x")
+        ])
+        .0,
+        403
+    );
+    // A denial without a reason: the message beside the field.
+    let (status, html, _) = decision(&[
+        ("csrf", &csrf),
+        ("sequence", "1"),
+        ("action", "deny"),
+        ("reason", ""),
+    ]);
+    assert_eq!(status, 422);
+    assert!(html.contains("id=\"reason-1-error\""), "{html}");
+    let (status, _, _) = decision(&[
+        ("csrf", &csrf),
+        ("sequence", "1"),
+        ("action", "deny"),
+        ("reason", "Investigational under policy 183."),
+    ]);
+    assert_eq!(status, 303);
+    let (_, b) = fhir_post(s, "/fhir/Claim/$inquire", Some(&t), &inquiry("web-1"));
+    assert_eq!(actions(&b), [(1, "A3".to_string())]);
+    assert!(notes(&b).contains("Investigational under policy 183."));
+
+    // The public report shows the decision.
+    let (status, report, _) = page_call(a.get(&s.url("/reports/prior-auth?year=2026")).call());
+    assert_eq!(status, 200);
+    assert!(
+        report.contains("<svg") && report.contains("Denied: 100.0 %"),
+        "{report}"
+    );
+    let (status, bad, _) = page_call(a.get(&s.url("/reports/prior-auth?year=twenty")).call());
+    assert_eq!(status, 422);
+    assert!(bad.contains("id=\"year-error\""));
+    // Signing out needs the CSRF token too, and ends the session.
+    let (status, _, cleared) = page_call(
+        a.post(&s.url("/review/sign-out"))
+            .set("cookie", &session)
+            .send_form(&[("csrf", &csrf)]),
+    );
+    assert_eq!(status, 303);
+    assert!(cleared.unwrap().contains("Max-Age=0"));
+}

@@ -16,6 +16,7 @@ pub mod pas;
 mod prior_auth;
 pub mod store;
 mod web;
+mod web_review;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -221,6 +222,7 @@ pub fn router(state: Arc<AppState>, config: &Config) -> axum::Router {
         .nest("/api/v1", rest)
         .merge(cds::router())
         .merge(web::routes())
+        .merge(web_review::routes())
         .merge(dtr::routes())
         .merge(pas::routes())
         .route("/healthz", get(api::healthz))

@@ -57,7 +57,7 @@ button{background:var(--accent);color:#fff;border:0;border-radius:3px;cursor:poi
 .coverage-conditional{color:var(--warn);font-weight:700}\
 ins{background:#dff5e1;text-decoration:underline}del{background:#fbe3e3}\
 .statement{border-left:4px solid var(--accent);padding:.25rem .75rem;margin:.75rem 0;background:#f7f9fb}\
-nav ul{list-style:none;padding-left:0}.banner{font-weight:bold}\
+nav ul{list-style:none;padding-left:0}.choice label{display:inline}fieldset{border:1px solid #999;margin:.75rem 0}.banner{font-weight:bold}\
 @media (max-width:40rem){td,th{display:block;border:0;border-bottom:1px solid #ccc}tr{display:block;margin-bottom:.75rem}}";
 
 async fn stylesheet() -> Response {
@@ -71,7 +71,7 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
-fn page(status: StatusCode, title: &str, body: Markup) -> Response {
+pub(crate) fn page(status: StatusCode, title: &str, body: Markup) -> Response {
     let doc = html! {
         (DOCTYPE)
         html lang="en" {
@@ -88,7 +88,9 @@ fn page(status: StatusCode, title: &str, body: Markup) -> Response {
                     nav aria-label="Site" {
                         a href="/policies" { "Library" } " "
                         a href="/check" { "Coverage check" } " "
-                        a href="/reviews" { "Review calendar" }
+                        a href="/reviews" { "Review calendar" } " "
+                        a href="/review" { "Prior-auth queue" } " "
+                        a href="/reports/prior-auth" { "Prior-auth report" }
                     }
                 }
                 main id="main" { (body) }
@@ -589,20 +591,25 @@ async fn check(State(state): St, Query(q): Query<CheckQuery>) -> Response {
     page(status, "Coverage check", body)
 }
 
-fn line_view(l: &medpol_core::LineDetermination<'_>, date: NaiveDate) -> Markup {
-    let anchor = |c: &medpol_core::determination::Citation<'_>| {
-        let (payer, number) = c.policy.split_once('/').unwrap_or(("", c.policy));
-        let frag = c.path.replace('/', "-");
-        let frag = match frag.strip_prefix("statement-") {
-            Some(_) => frag,
-            None if c.path.starts_with("prior-auth") => {
-                // prior-auth/outpatient/row/2 -> prior-auth-outpatient
-                format!("prior-auth-{}", c.path.split('/').nth(1).unwrap_or(""))
-            }
-            None => "document-h".to_string(),
-        };
-        format!("{}?date={date}#{frag}", policy_href(payer, number))
+/// Where a citation lands: the policy page as of a date, at the statement's
+/// (or prior-auth rule's) anchor.
+pub(crate) fn citation_href(policy: &str, path: &str, date: NaiveDate) -> String {
+    let (payer, number) = policy.split_once('/').unwrap_or(("", policy));
+    let frag = path.replace('/', "-");
+    let frag = match frag.strip_prefix("statement-") {
+        Some(_) => frag,
+        None if path.starts_with("prior-auth") => {
+            // prior-auth/outpatient/row/2 -> prior-auth-outpatient
+            format!("prior-auth-{}", path.split('/').nth(1).unwrap_or(""))
+        }
+        None => "document-h".to_string(),
     };
+    format!("{}?date={date}#{frag}", policy_href(payer, number))
+}
+
+fn line_view(l: &medpol_core::LineDetermination<'_>, date: NaiveDate) -> Markup {
+    let anchor =
+        |c: &medpol_core::determination::Citation<'_>| citation_href(c.policy, c.path, date);
     html! {
         article.statement aria-label=(format!("{} {}", l.code.system().label(), l.code.as_str())) {
             h3 { (l.code.system().label()) " " (l.code.as_str()) }

@@ -812,7 +812,10 @@ pub async fn queue(
     ))
 }
 
-async fn load(state: &AppState, id: &str) -> Result<(StoredRequest, Vec<store::Event>), ApiError> {
+pub(crate) async fn load(
+    state: &AppState,
+    id: &str,
+) -> Result<(StoredRequest, Vec<store::Event>), ApiError> {
     let req = state
         .store
         .pa_get(id)
@@ -957,7 +960,20 @@ pub async fn decision(
             format!("expected {{\"items\": [{{\"sequence\", \"action\", \"reason\"}}]}}: {e}"),
         )
     })?;
-    let (req, events) = load(&state, &id).await?;
+    let (req, st) = decide_request(&state, &id, &body.items).await?;
+    Ok(Json(
+        json!({"id": req.id, "status": st.status(), "items": st.items}),
+    ))
+}
+
+/// A reviewer's decisions on a request's pended items, recorded (the API's
+/// and the web page's).
+pub(crate) async fn decide_request(
+    state: &AppState,
+    id: &str,
+    items: &[ItemDecision],
+) -> Result<(StoredRequest, RequestState), ApiError> {
+    let (req, events) = load(state, id).await?;
     let latest = events.last().expect("loaded with events");
     let now = state.pas.clock.now();
     let today = now.date_naive();
@@ -972,7 +988,7 @@ pub async fn decision(
         .unwrap_or_default();
     let next = model::apply_decisions(
         &latest.state,
-        &body.items,
+        items,
         now,
         |seq| auth_number(&req.id, seq),
         |item| {
@@ -993,18 +1009,16 @@ pub async fn decision(
         ApiError::new(status, "invalid-decision", e.to_string()).field("items")
     })?;
     let st = record_decision(
-        &state,
+        state,
         &req,
         latest.seq,
         next,
         "decided",
-        serde_json::to_value(&body.items).unwrap_or_default(),
+        serde_json::to_value(items).unwrap_or_default(),
         now,
     )
     .await?;
-    Ok(Json(
-        json!({"id": req.id, "status": st.status(), "items": st.items}),
-    ))
+    Ok((req, st))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -1016,7 +1030,7 @@ pub struct ExtendBody {
 
 /// Extends a pended request's time frame, once, with a reason.
 #[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/extend", security(("bearer" = [])), params(("id" = String, Path)), request_body = ExtendBody,
-    responses((status = 200, body = Object), (status = 401, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 200, body = Object), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn extend(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -1208,7 +1222,7 @@ async fn open_review(
 /// Opens an appeal of a request's denied items: a new review with its own
 /// clock, linked to the original.
 #[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/appeal", security(("bearer" = [])), params(("id" = String, Path)), request_body = ReviewBody,
-    responses((status = 201, body = Object), (status = 401, body = ApiError), (status = 409, body = ApiError)))]
+    responses((status = 201, body = Object), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn appeal(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -1221,7 +1235,7 @@ pub async fn appeal(
 /// Opens a clinical exception request (the policy's exception process) on a
 /// request's denied items: a new review with its own clock.
 #[utoipa::path(post, path = "/api/v1/prior-auth/requests/{id}/clinical-exception", security(("bearer" = [])), params(("id" = String, Path)), request_body = ReviewBody,
-    responses((status = 201, body = Object), (status = 401, body = ApiError), (status = 409, body = ApiError)))]
+    responses((status = 201, body = Object), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn clinical_exception(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
