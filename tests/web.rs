@@ -1,16 +1,23 @@
 //! The web pages through `medpol serve`: the library and its search, a
 //! policy page with its statement anchors, versions and related-policy links,
 //! the coverage check (answer, citations that land on their statement, bad
-//! input beside its field), the review calendar, the security headers, and
-//! the same walk in a real browser (Debian's chromium, headless).
+//! input beside its field), the review calendar, the security headers; a
+//! person's walk in a real browser (Debian's chromium, headless, over
+//! WebDriver) through the library, the check, the reviewer's queue and the
+//! metrics report; and an axe-core accessibility check of every page.
 
+#[path = "common/browser.rs"]
+mod browser;
 mod common;
+#[path = "common/pas.rs"]
+mod pas;
 #[path = "common/server.rs"]
 mod server;
 
 use std::path::Path;
 use std::process::Command;
 
+use fantoccini::Locator;
 use server::*;
 
 /// GETs a page: status, body, and the headers checked here (CSP, content type).
@@ -30,32 +37,10 @@ fn html(a: &ureq::Agent, url: &str) -> (u16, String, (String, String)) {
     (status, r.into_string().unwrap(), headers)
 }
 
-/// A catalogue with 183 and its related policy 320 (a copy, renumbered), so
-/// that the related-policy link has somewhere to go.
-fn catalogue(dir: &Path) -> std::path::PathBuf {
-    let c = common::catalogue_copy(dir, "policies");
-    let text = std::fs::read_to_string(c.join("bcbsma/183-prolotherapy.toml")).unwrap();
-    // 320 relates back to 183; then it takes 320's number and title.
-    let other = text
-        .replacen(
-            "number = \"320\"\ntitle = \"Diagnosis and Treatment of Sacroiliac Joint Pain\"",
-            "number = \"183\"\ntitle = \"Prolotherapy\"",
-            1,
-        )
-        .replacen("number = \"183\"", "number = \"320\"", 1)
-        .replacen(
-            "title = \"Prolotherapy\"",
-            "title = \"Diagnosis and Treatment of Sacroiliac Joint Pain\"",
-            1,
-        );
-    std::fs::write(c.join("bcbsma/320-sacroiliac.toml"), other).unwrap();
-    c
-}
-
-/// The server on a fresh database with [`catalogue`].
+/// The server on a fresh database with [`common::catalogue_with_related`].
 fn start() -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
-    let policies = catalogue(dir.path());
+    let policies = common::catalogue_with_related(dir.path());
     let s = Server::start(
         &format!("sqlite://{}", dir.path().join("m.db").display()),
         &["--policies", policies.to_str().unwrap()],
@@ -174,12 +159,6 @@ fn the_pages_answer_people() {
     assert!(css.contains("body{"));
 }
 
-fn chromium() -> Option<&'static str> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-}
-
 /// The DOM chromium builds for a page (what a person's browser shows).
 fn dom(browser: &str, profile: &Path, url: &str) -> String {
     let out = Command::new(browser)
@@ -203,56 +182,263 @@ fn dom(browser: &str, profile: &Path, url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The server with the reviewer role and the test EHR as a PAS client, on
+/// [`common::catalogue_with_related`], its prior-authorization clock at
+/// 2 March 2026.
+fn start_with_prior_auth() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = common::catalogue_with_related(dir.path());
+    let clock = dir.path().join("clock");
+    std::fs::write(&clock, "2026-03-02T09:00:00Z").unwrap();
+    let clients = pas::keys().join("clients.toml");
+    let s = Server::start(
+        &format!("sqlite://{}", dir.path().join("m.db").display()),
+        &[
+            "--policies",
+            policies.to_str().unwrap(),
+            "--pas-clients",
+            clients.to_str().unwrap(),
+            "--reviewer-token",
+            pas::REVIEWER,
+            "--test-clock",
+            clock.to_str().unwrap(),
+            "--body-limit",
+            "1048576",
+        ],
+    );
+    (dir, s)
+}
+
+/// A person's walk through the pages in chromium, driven over WebDriver:
+/// search M0076 and open policy 183, follow a related-policy link, fill in
+/// and submit the coverage check and follow its citation to the statement,
+/// submit a bad code and read the message beside the field, sign in as the
+/// reviewer and deny a pended request with a reason, and read the decision
+/// on the public metrics page. axe-core checks the signed-in pages too.
 #[test]
-fn the_pages_work_in_a_browser() {
-    let Some(browser) = chromium() else {
-        if std::env::var_os("MEDPOL_REQUIRE_BROWSER").is_some() {
-            panic!("MEDPOL_REQUIRE_BROWSER is set but chromium is not installed");
-        }
-        common::skipped("chromium is not installed; the browser test of the web pages did not run");
+fn a_person_uses_the_pages_in_a_browser() {
+    let Some((chromium, chromedriver)) = browser::available() else {
+        common::skipped("chromium or chromedriver is not installed; the browser test of the web pages did not run");
         return;
     };
-    let (dir, s) = start();
-    let profile = dir.path().join("profile");
-    // Search, then the policy the result links to.
-    let page = dom(browser, &profile, &s.url("/policies?q=M0076"));
-    assert!(page.contains("result"), "{page}");
-    let p183 = dom(
-        browser,
-        &profile,
-        &s.url(href_after(&page, ">Prolotherapy</a>")),
+    let (dir, s) = start_with_prior_auth();
+    // A pended request for the reviewer: M0076 inpatient, commercial PPO.
+    let t = pas::token(&s, "system/Claim.c system/Claim.r");
+    let (status, b) = pas::fhir_post(
+        &s,
+        "/fhir/Claim/$submit",
+        Some(&t),
+        &pas::request("browser-1", "512", "M0076", "21", "normal", vec![]),
     );
-    assert!(
-        p183.contains("id=\"statement-commercial-investigational\""),
-        "{p183}"
-    );
-    let p320 = dom(
-        browser,
-        &profile,
-        &s.url(href_after(&p183, ">320 Diagnosis and Treatment")),
-    );
-    assert!(p320.contains("Medical policy 320"), "{p320}");
-    // The check form's GET URL (what submitting it opens), then its citation.
-    let answer = dom(
-        browser,
-        &profile,
-        &s.url("/check?product=commercial-ppo&setting=outpatient&date=2025-06-01&codes=M0076"),
-    );
-    assert!(answer.contains(">not-covered<"), "{answer}");
-    let cite = href_after(&answer, "1/2025, Policy</a>").replace("&amp;", "&");
-    let (target, anchor) = cite.split_once('#').unwrap();
-    let statement = dom(browser, &profile, &s.url(target));
-    assert!(
-        statement.contains(&format!("id=\"{anchor}\"")),
-        "{anchor} in {statement}"
-    );
-    // A bad code: the message beside the field.
-    let bad = dom(
-        browser,
-        &profile,
-        &s.url("/check?product=commercial-ppo&setting=outpatient&date=2025-06-01&codes=XYZ12345"),
-    );
-    assert!(bad.contains("id=\"codes-error\""), "{bad}");
+    assert_eq!(status, 200, "{b}");
+    let driver = browser::Driver::start(chromedriver);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = driver.session(chromium, &dir.path().join("profile")).await;
+        let mut serious = Vec::new();
+
+        // The library: search by code, open the policy from its result.
+        c.goto(&s.url("/")).await.unwrap();
+        browser::screenshot(&c, "library").await;
+        let search = c.form(Locator::Css("form[role=search]")).await.unwrap();
+        search.set_by_name("q", "M0076").await.unwrap();
+        search.submit().await.unwrap();
+        browser::wait_for(&c, "p[role=status]").await;
+        browser::screenshot(&c, "search").await;
+        c.find(Locator::LinkText("Prolotherapy"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        browser::wait_for(&c, "#statement-commercial-investigational").await;
+        browser::screenshot(&c, "policy").await;
+        // A related policy's link goes to that policy.
+        c.find(Locator::Css("a[href^='/policies/bcbsma/320']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let h1 = browser::wait_for(&c, "h1").await.text().await.unwrap();
+        assert!(
+            browser::source(&c).await.contains("Medical policy 320"),
+            "{h1}"
+        );
+
+        // The coverage check, filled in field by field.
+        c.goto(&s.url("/check")).await.unwrap();
+        c.find(Locator::Css(
+            "#product option[value='bcbsma/commercial-ppo']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        let setting = c.find(Locator::Id("setting")).await.unwrap();
+        setting.clear().await.unwrap();
+        setting.send_keys("outpatient").await.unwrap();
+        let form = c.form(Locator::Css("form[action='/check']")).await.unwrap();
+        form.set_by_name("date", "2025-06-01").await.unwrap();
+        c.find(Locator::Id("codes"))
+            .await
+            .unwrap()
+            .send_keys("M0076")
+            .await
+            .unwrap();
+        c.find(Locator::Css("form[action='/check'] button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        browser::wait_for(&c, "section[aria-labelledby=answer-h]").await;
+        let answer = browser::source(&c).await;
+        assert!(answer.contains(">not-covered<"), "{answer}");
+        assert!(
+            c.current_url()
+                .await
+                .unwrap()
+                .as_str()
+                .contains("codes=M0076"),
+            "a shareable URL"
+        );
+        browser::screenshot(&c, "check").await;
+        serious.extend(browser::axe_serious(&c).await.unwrap_or_default());
+        // Its citation lands on the statement's anchor.
+        c.find(Locator::Css("a[href*='#statement-']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let url = c.current_url().await.unwrap();
+        let anchor = url.fragment().expect("the citation's anchor").to_string();
+        browser::wait_for(&c, &format!("[id='{anchor}']")).await;
+
+        // A bad code: the message beside the field.
+        c.goto(&s.url("/check")).await.unwrap();
+        let form = c.form(Locator::Css("form[action='/check']")).await.unwrap();
+        form.set_by_name("date", "2025-06-01").await.unwrap();
+        c.find(Locator::Id("codes"))
+            .await
+            .unwrap()
+            .send_keys("XYZ12345")
+            .await
+            .unwrap();
+        c.find(Locator::Css("form[action='/check'] button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let message = browser::wait_for(&c, "#codes-error")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(message.contains("XYZ12345"), "{message}");
+        browser::screenshot(&c, "check-error").await;
+
+        // The reviewer signs in, opens the request and denies it with a reason.
+        c.goto(&s.url("/review")).await.unwrap();
+        browser::screenshot(&c, "review-sign-in").await;
+        c.find(Locator::Id("token"))
+            .await
+            .unwrap()
+            .send_keys(pas::REVIEWER)
+            .await
+            .unwrap();
+        c.find(Locator::Css("form[action='/review/sign-in'] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let link = browser::wait_for(&c, "a[href^='/review/requests/']").await;
+        assert!(browser::source(&c).await.contains("recommended: deny"));
+        browser::screenshot(&c, "review-queue").await;
+        serious.extend(browser::axe_serious(&c).await.unwrap_or_default());
+        link.click().await.unwrap();
+        browser::wait_for(&c, "#action-1-deny")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let page = browser::source(&c).await;
+        assert!(
+            page.contains("/policies/bcbsma/183?date=")
+                && page.contains("Clinical exception process"),
+            "{page}"
+        );
+        serious.extend(browser::axe_serious(&c).await.unwrap_or_default());
+        c.find(Locator::Id("reason-1"))
+            .await
+            .unwrap()
+            .send_keys("Investigational under policy 183.")
+            .await
+            .unwrap();
+        browser::screenshot(&c, "review-request").await;
+        c.find(Locator::Css(
+            "form[action$='/decision'] button[type=submit]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        browser::wait_for(&c, "dl").await;
+        let decided = browser::source(&c).await;
+        assert!(
+            decided.contains("Reason given: Investigational under policy 183."),
+            "{decided}"
+        );
+        assert!(
+            !decided.contains("id=\"action-1-deny\""),
+            "the item is no longer pended"
+        );
+
+        // The public report counts the denial.
+        c.goto(&s.url("/reports/prior-auth")).await.unwrap();
+        let year = c.find(Locator::Id("year")).await.unwrap();
+        year.clear().await.unwrap();
+        year.send_keys("2026").await.unwrap();
+        c.find(Locator::Css("form[action='/reports/prior-auth'] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        browser::wait_for(&c, "svg").await;
+        let report = browser::source(&c).await;
+        assert!(report.contains("Denied: 100.0 %"), "{report}");
+        browser::screenshot(&c, "report").await;
+        serious.extend(browser::axe_serious(&c).await.unwrap_or_default());
+        // The check can fail: an image without a text alternative is critical.
+        if std::env::var_os("MEDPOL_AXE").is_some() {
+            c.execute(
+                "document.querySelector('main').appendChild(document.createElement('img'));",
+                vec![],
+            )
+            .await
+            .unwrap();
+            let planted = browser::axe_serious(&c).await.unwrap();
+            assert!(
+                planted.iter().any(|v| v.contains("image-alt")),
+                "{planted:?}"
+            );
+        }
+        c.close().await.unwrap();
+        assert!(
+            serious.is_empty(),
+            "serious or critical violations: {serious:?}"
+        );
+    });
 }
 
 /// axe-core (from npm; `.ci/run` installs it and sets `MEDPOL_AXE` to its
@@ -263,7 +449,7 @@ fn the_pages_work_in_a_browser() {
 #[test]
 fn the_pages_pass_an_accessibility_check() {
     let (Some(browser), Some(axe)) = (
-        chromium(),
+        browser::chromium(),
         std::env::var_os("MEDPOL_AXE")
             .map(std::path::PathBuf::from)
             .filter(|p| p.exists()),
@@ -290,6 +476,9 @@ fn the_pages_pass_an_accessibility_check() {
         "/check?product=commercial-ppo&setting=outpatient&date=2025-06-01&codes=M0076",
         "/check?product=commercial-ppo&setting=orbit&date=2025-06-01&codes=XYZ12345",
         "/reviews",
+        "/review",
+        "/reports/prior-auth?year=2026",
+        "/reports/prior-auth?year=twenty",
     ];
     let mut serious = Vec::new();
     for (i, path) in pages.iter().enumerate() {

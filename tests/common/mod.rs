@@ -117,6 +117,28 @@ pub fn catalogue_copy(dir: &Path, name: &str) -> PathBuf {
     to
 }
 
+/// A catalogue with 183 and its related policy 320 (a copy, renumbered), so
+/// that the related-policy link has somewhere to go.
+pub fn catalogue_with_related(dir: &Path) -> PathBuf {
+    let c = catalogue_copy(dir, "policies");
+    let text = std::fs::read_to_string(c.join("bcbsma/183-prolotherapy.toml")).unwrap();
+    // 320 relates back to 183; then it takes 320's number and title.
+    let other = text
+        .replacen(
+            "number = \"320\"\ntitle = \"Diagnosis and Treatment of Sacroiliac Joint Pain\"",
+            "number = \"183\"\ntitle = \"Prolotherapy\"",
+            1,
+        )
+        .replacen("number = \"183\"", "number = \"320\"", 1)
+        .replacen(
+            "title = \"Prolotherapy\"",
+            "title = \"Diagnosis and Treatment of Sacroiliac Joint Pain\"",
+            1,
+        );
+    std::fs::write(c.join("bcbsma/320-sacroiliac.toml"), other).unwrap();
+    c
+}
+
 pub fn edit(dir: &Path, file: &str, from: &str, to: &str) {
     let path = dir.join("bcbsma").join(file);
     let text = std::fs::read_to_string(&path).unwrap();
