@@ -78,15 +78,9 @@ with open(f"{work}/submit.lua", "w") as f:
 print(f"request body: {len(body)} bytes")
 PY
 echo "server: $URL ($DB); wrk: 2 threads, $CONNS connections, $DURATION; cores: $(nproc) (shared by server and wrk)"
-summarize() { # label, wrk output
-  echo "$2" | awk -v l="$1" '
-    /Requests\/sec/ {rps=$2}
-    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
-    /Non-2xx/ {bad=$NF}
-    END {printf "%-28s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n", l, rps, p50, p99, (bad==""?0:bad)}'
-}
+source scripts/wrk-summary.sh
 T=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$URL/healthz")
 S=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/submit.lua" "$URL/fhir/Claim/\$submit")
 summarize "GET /healthz (trivial)" "$T"
 summarize "POST Claim/\$submit (PAS)" "$S"
-echo "$T" "$S" | awk '/Requests\/sec/ {r[n++]=$2} END {printf "ratio $submit/trivial: %.0f%%\n", 100*r[1]/r[0]}'
+ratio '$submit' "$T" "$S"

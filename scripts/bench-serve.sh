@@ -51,13 +51,7 @@ with open(f"{work}/cds.lua", "w") as f:
     f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ' + json.dumps(body) + '\n')
 PY
 echo "server: $URL ($DB); wrk: 2 threads, $CONNS connections, $DURATION; cores: $(nproc) (shared by server and wrk)"
-summarize() { # label, wrk output
-  echo "$2" | awk -v l="$1" '
-    /Requests\/sec/ {rps=$2}
-    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
-    /Non-2xx/ {bad=$NF}
-    END {printf "%-28s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n", l, rps, p50, p99, (bad==""?0:bad)}'
-}
+source scripts/wrk-summary.sh
 T=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$URL/healthz")
 D=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/post.lua" "$URL/api/v1/determinations")
 C=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/cds.lua" "$URL/cds-services/order-sign-crd")
@@ -68,6 +62,6 @@ summarize "GET /healthz (trivial)" "$T"
 summarize "POST /api/v1/determinations" "$D"
 summarize "POST order-sign (CDS Hooks)" "$C"
 summarize "POST 24 KB, unparsed (404)" "$F" | sed 's/non-2xx.*/(all 404: the floor for a 24 KB body)/'
-echo "$T" "$D" | awk '/Requests\/sec/ {r[n++]=$2} END {printf "ratio determinations/trivial: %.0f%%\n", 100*r[1]/r[0]}'
-echo "$T" "$C" | awk '/Requests\/sec/ {r[n++]=$2} END {printf "ratio order-sign/trivial: %.0f%%\n", 100*r[1]/r[0]}'
-echo "$T" "$F" | awk '/Requests\/sec/ {r[n++]=$2} END {printf "ratio 24 KB floor/trivial: %.0f%%\n", 100*r[1]/r[0]}'
+ratio "determinations" "$T" "$D"
+ratio "order-sign" "$T" "$C"
+ratio "24 KB floor" "$T" "$F"

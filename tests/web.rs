@@ -244,9 +244,8 @@ fn a_person_uses_the_pages_in_a_browser() {
         // The library: search by code, open the policy from its result.
         c.goto(&s.url("/")).await.unwrap();
         browser::screenshot(&c, "library").await;
-        let search = c.form(Locator::Css("form[role=search]")).await.unwrap();
-        search.set_by_name("q", "M0076").await.unwrap();
-        search.submit().await.unwrap();
+        browser::type_into(&c, "#q", "M0076").await;
+        browser::click(&c, "form[role=search] button[type=submit]").await;
         browser::wait_for(&c, "p[role=status]").await;
         browser::screenshot(&c, "search").await;
         c.find(Locator::LinkText("Prolotherapy"))
@@ -258,85 +257,47 @@ fn a_person_uses_the_pages_in_a_browser() {
         browser::wait_for(&c, "#statement-commercial-investigational").await;
         browser::screenshot(&c, "policy").await;
         // A related policy's link goes to that policy.
-        c.find(Locator::Css("a[href^='/policies/bcbsma/320']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        browser::click(&c, "a[href^='/policies/bcbsma/320']").await;
         let h1 = browser::wait_for(&c, "h1").await.text().await.unwrap();
         assert!(
             browser::source(&c).await.contains("Medical policy 320"),
             "{h1}"
         );
 
-        // The coverage check, filled in field by field.
-        c.goto(&s.url("/check")).await.unwrap();
-        c.find(Locator::Css(
-            "#product option[value='bcbsma/commercial-ppo']",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-        let setting = c.find(Locator::Id("setting")).await.unwrap();
-        setting.clear().await.unwrap();
-        setting.send_keys("outpatient").await.unwrap();
-        let form = c.form(Locator::Css("form[action='/check']")).await.unwrap();
-        form.set_by_name("date", "2025-06-01").await.unwrap();
-        c.find(Locator::Id("codes"))
-            .await
-            .unwrap()
-            .send_keys("M0076")
-            .await
-            .unwrap();
-        c.find(Locator::Css("form[action='/check'] button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        // The coverage check, filled in field by field (the date through the
+        // form, as a date picker would set it).
+        let check = |codes: &'static str| {
+            let c = &c;
+            let url = s.url("/check");
+            async move {
+                c.goto(&url).await.unwrap();
+                browser::click(c, "#product option[value='bcbsma/commercial-ppo']").await;
+                browser::type_into(c, "#setting", "outpatient").await;
+                let form = c.form(Locator::Css("form[action='/check']")).await.unwrap();
+                form.set_by_name("date", "2025-06-01").await.unwrap();
+                browser::type_into(c, "#codes", codes).await;
+                browser::click(c, "form[action='/check'] button[type=submit]").await;
+            }
+        };
+        check("M0076").await;
         browser::wait_for(&c, "section[aria-labelledby=answer-h]").await;
         let answer = browser::source(&c).await;
         assert!(answer.contains(">not-covered<"), "{answer}");
+        let shared = c.current_url().await.unwrap();
         assert!(
-            c.current_url()
-                .await
-                .unwrap()
-                .as_str()
-                .contains("codes=M0076"),
-            "a shareable URL"
+            shared.as_str().contains("codes=M0076"),
+            "a shareable URL: {shared}"
         );
         browser::screenshot(&c, "check").await;
         serious.extend(browser::axe_serious(&c).await.unwrap_or_default());
         // Its citation lands on the statement's anchor.
-        c.find(Locator::Css("a[href*='#statement-']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        browser::click(&c, "a[href*='#statement-']").await;
         let url = c.current_url().await.unwrap();
         let anchor = url.fragment().expect("the citation's anchor").to_string();
         browser::wait_for(&c, &format!("[id='{anchor}']")).await;
 
         // A bad code: the message beside the field.
-        c.goto(&s.url("/check")).await.unwrap();
-        let form = c.form(Locator::Css("form[action='/check']")).await.unwrap();
-        form.set_by_name("date", "2025-06-01").await.unwrap();
-        c.find(Locator::Id("codes"))
-            .await
-            .unwrap()
-            .send_keys("XYZ12345")
-            .await
-            .unwrap();
-        c.find(Locator::Css("form[action='/check'] button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        check("XYZ12345").await;
         let message = browser::wait_for(&c, "#codes-error")
             .await
             .text()
@@ -348,23 +309,13 @@ fn a_person_uses_the_pages_in_a_browser() {
         // The reviewer signs in, opens the request and denies it with a reason.
         c.goto(&s.url("/review")).await.unwrap();
         browser::screenshot(&c, "review-sign-in").await;
-        c.find(Locator::Id("token"))
-            .await
-            .unwrap()
-            .send_keys(pas::REVIEWER)
-            .await
-            .unwrap();
-        c.find(Locator::Css("form[action='/review/sign-in'] button"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let link = browser::wait_for(&c, "a[href^='/review/requests/']").await;
+        browser::type_into(&c, "#token", pas::REVIEWER).await;
+        browser::click(&c, "form[action='/review/sign-in'] button").await;
+        browser::wait_for(&c, "a[href^='/review/requests/']").await;
         assert!(browser::source(&c).await.contains("recommended: deny"));
         browser::screenshot(&c, "review-queue").await;
         serious.extend(browser::axe_serious(&c).await.unwrap_or_default());
-        link.click().await.unwrap();
+        browser::click(&c, "a[href^='/review/requests/']").await;
         browser::wait_for(&c, "#action-1-deny")
             .await
             .click()
@@ -377,21 +328,9 @@ fn a_person_uses_the_pages_in_a_browser() {
             "{page}"
         );
         serious.extend(browser::axe_serious(&c).await.unwrap_or_default());
-        c.find(Locator::Id("reason-1"))
-            .await
-            .unwrap()
-            .send_keys("Investigational under policy 183.")
-            .await
-            .unwrap();
+        browser::type_into(&c, "#reason-1", "Investigational under policy 183.").await;
         browser::screenshot(&c, "review-request").await;
-        c.find(Locator::Css(
-            "form[action$='/decision'] button[type=submit]",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+        browser::click(&c, "form[action$='/decision'] button[type=submit]").await;
         browser::wait_for(&c, "dl").await;
         let decided = browser::source(&c).await;
         assert!(
@@ -405,15 +344,8 @@ fn a_person_uses_the_pages_in_a_browser() {
 
         // The public report counts the denial.
         c.goto(&s.url("/reports/prior-auth")).await.unwrap();
-        let year = c.find(Locator::Id("year")).await.unwrap();
-        year.clear().await.unwrap();
-        year.send_keys("2026").await.unwrap();
-        c.find(Locator::Css("form[action='/reports/prior-auth'] button"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        browser::type_into(&c, "#year", "2026").await;
+        browser::click(&c, "form[action='/reports/prior-auth'] button").await;
         browser::wait_for(&c, "svg").await;
         let report = browser::source(&c).await;
         assert!(report.contains("Denied: 100.0 %"), "{report}");

@@ -146,3 +146,23 @@ pub async fn axe_serious(c: &Client) -> Option<Vec<String>> {
             .collect(),
     )
 }
+
+/// Clicks the element `css` selects (a link, a button, an option).
+pub async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// Types `text` into the field `css` selects, after clearing it.
+pub async fn type_into(c: &Client, css: &str, text: &str) {
+    let field = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
