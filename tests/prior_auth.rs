@@ -1165,6 +1165,16 @@ fn reviewers_sign_in_and_decide_on_the_web_pages() {
     );
 
     // The queue, then the request with the policy's recommendation and its citation.
+    let r = a
+        .get(&s.url("/review"))
+        .set("cookie", &session)
+        .call()
+        .unwrap();
+    assert_eq!(
+        (r.header("cache-control"), r.header("vary")),
+        (Some("no-store"), Some("Cookie")),
+        "a reviewer's pages are kept by no cache"
+    );
     let (status, queue, _) = page_call(a.get(&s.url("/review")).set("cookie", &session).call());
     assert_eq!(status, 200, "{queue}");
     assert!(
@@ -1220,6 +1230,20 @@ fn reviewers_sign_in_and_decide_on_the_web_pages() {
     let (_, b) = fhir_post(s, "/fhir/Claim/$inquire", Some(&t), &inquiry("web-1"));
     assert_eq!(actions(&b), [(1, "A3".to_string())]);
     assert!(notes(&b).contains("Investigational under policy 183."));
+    // The same form sent again (another tab): a conflict, told at the top of the page.
+    let (status, html, _) = decision(&[
+        ("csrf", &csrf),
+        ("sequence", "1"),
+        ("action", "certify"),
+        ("reason", ""),
+    ]);
+    assert_eq!(status, 409, "{html}");
+    assert!(
+        html.contains("role=\"alert\"") && !html.contains("Record the decision"),
+        "{html}"
+    );
+    let (_, b) = fhir_post(s, "/fhir/Claim/$inquire", Some(&t), &inquiry("web-1"));
+    assert_eq!(actions(&b), [(1, "A3".to_string())], "the denial stands");
 
     // The public report shows the decision.
     let (status, report, _) = page_call(a.get(&s.url("/reports/prior-auth?year=2026")).call());
@@ -1231,7 +1255,14 @@ fn reviewers_sign_in_and_decide_on_the_web_pages() {
     let (status, bad, _) = page_call(a.get(&s.url("/reports/prior-auth?year=twenty")).call());
     assert_eq!(status, 422);
     assert!(bad.contains("id=\"year-error\""));
-    // Signing out needs the CSRF token too, and ends the session.
+    // Signing out needs the CSRF token too, and clears the browser's cookie
+    // (the signed cookie itself stays valid until it expires: docs/web.md).
+    let (status, _, kept) = page_call(
+        a.post(&s.url("/review/sign-out"))
+            .set("cookie", &session)
+            .send_form(&[("csrf", "forged")]),
+    );
+    assert_eq!((status, kept), (403, None));
     let (status, _, cleared) = page_call(
         a.post(&s.url("/review/sign-out"))
             .set("cookie", &session)

@@ -331,7 +331,7 @@ fn a_person_uses_the_pages_in_a_browser() {
         browser::type_into(&c, "#reason-1", "Investigational under policy 183.").await;
         browser::screenshot(&c, "review-request").await;
         browser::click(&c, "form[action$='/decision'] button[type=submit]").await;
-        browser::wait_for(&c, "dl").await;
+        browser::wait_for(&c, "#reason-given-1").await;
         let decided = browser::source(&c).await;
         assert!(
             decided.contains("Reason given: Investigational under policy 183."),
@@ -347,6 +347,15 @@ fn a_person_uses_the_pages_in_a_browser() {
         browser::type_into(&c, "#year", "2026").await;
         browser::click(&c, "form[action='/reports/prior-auth'] button").await;
         browser::wait_for(&c, "svg").await;
+        assert!(
+            c.current_url()
+                .await
+                .unwrap()
+                .query()
+                .unwrap_or("")
+                .contains("year=2026"),
+            "the form was sent"
+        );
         let report = browser::source(&c).await;
         assert!(report.contains("Denied: 100.0 %"), "{report}");
         browser::screenshot(&c, "report").await;

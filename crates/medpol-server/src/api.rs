@@ -56,6 +56,10 @@ impl ApiError {
         }
     }
 
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
     pub(crate) fn field(mut self, f: impl Into<String>) -> ApiError {
         self.field = Some(f.into());
         self

@@ -34,15 +34,29 @@ type St = State<Arc<AppState>>;
 const COOKIE: &str = "medpol_review";
 /// A session lasts a working day.
 const SESSION_SECONDS: i64 = 8 * 3600;
+/// The queue page shows the soonest due; the API pages through the rest.
+const QUEUE_ROWS: i64 = 500;
 
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
+    let review = Router::new()
         .route("/review", get(queue_page))
         .route("/review/sign-in", post(sign_in))
         .route("/review/sign-out", post(sign_out))
         .route("/review/requests/{id}", get(request_page))
         .route("/review/requests/{id}/decision", post(decide))
+        .layer(axum::middleware::map_response(private));
+    Router::new()
         .route("/reports/prior-auth", get(report))
+        .merge(review)
+}
+
+/// A reviewer's pages show members' requests: no shared cache or browser
+/// history may keep them, and what a page shows depends on the cookie.
+async fn private(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::VARY, HeaderValue::from_static("Cookie"));
+    r
 }
 
 fn mac(key: &str, message: &str) -> String {
@@ -81,7 +95,11 @@ fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
 }
 
 fn secure(state: &AppState) -> bool {
-    state.cds.public_url.starts_with("https://")
+    state
+        .cds
+        .public_url
+        .get(..8)
+        .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
 }
 
 fn sign_in_form(message: Option<&str>) -> Markup {
@@ -115,7 +133,7 @@ async fn sign_in(State(state): St, Form(f): Form<SignIn>) -> Response {
             )),
         );
     };
-    if !crate::auth::same_secret(f.token.trim(), key) {
+    if !crate::auth::same_secret(f.token.trim(), key.trim()) {
         tracing::warn!("reviewer sign-in refused");
         return page(
             StatusCode::UNAUTHORIZED,
@@ -191,7 +209,7 @@ async fn queue_page(State(state): St, headers: HeaderMap) -> Response {
     let Some(s) = session(&state, &headers) else {
         return page(StatusCode::OK, "Sign in", sign_in_form(None));
     };
-    let rows = match state.store.pa_queue(Some("pended"), None, 500).await {
+    let rows = match state.store.pa_queue(Some("pended"), None, QUEUE_ROWS).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "review queue");
@@ -203,11 +221,18 @@ async fn queue_page(State(state): St, headers: HeaderMap) -> Response {
         }
     };
     let now = state.pas.clock.now();
-    let overdue = rows.iter().filter(|q| q.latest.state.due_at < now).count();
+    let overdue = rows
+        .iter()
+        .filter(|q| crate::pas::model::minutes_left(q.latest.state.due_at, now) < 0)
+        .count();
     let body = html! {
         h1 { "Prior-authorization review queue" }
         (sign_out_form(&s))
-        p { (rows.len()) " request(s) waiting; " strong { (overdue) " overdue" } ". Soonest due first." }
+        @if rows.len() as i64 >= QUEUE_ROWS {
+            p { "Showing the " (QUEUE_ROWS) " soonest due; " strong { (overdue) " of them overdue" } ". The rest are in " code { "GET /api/v1/prior-auth/requests" } "." }
+        } @else {
+            p { (rows.len()) " request(s) waiting; " strong { (overdue) " overdue" } ". Soonest due first." }
+        }
         @if rows.is_empty() { p { "Nothing is waiting for review." } } @else {
             table {
                 caption { "Pended requests" }
@@ -264,11 +289,18 @@ async fn render_request(
 ) -> Response {
     let (req, events) = match crate::pas::load(state, id).await {
         Ok(x) => x,
-        Err(_) => {
+        Err(e) if e.status() == StatusCode::NOT_FOUND => {
             return page(
                 StatusCode::NOT_FOUND,
                 "Not found",
                 html! { h1 { "No such request" } p { a href="/review" { "Back to the queue" } } },
+            );
+        }
+        Err(_) => {
+            return page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Prior-authorization request",
+                html! { h1 { "Prior-authorization request" } p.error { "The request cannot be read right now; try again shortly." } p { a href="/review" { "Back to the queue" } } },
             );
         }
     };
@@ -291,6 +323,9 @@ async fn render_request(
         p { a href="/review" { "← Queue" } }
         h1 { "Request " (short(&req.id)) " (" (req.kind.id()) ")" }
         (sign_out_form(s))
+        @if let Some(e) = error.as_ref().filter(|e| !latest.items.iter().any(|i| i.sequence == e.sequence && i.status == ItemStatus::Pended)) {
+            p.error role="alert" { "Item " (e.sequence) ": " (e.message) }
+        }
         dl {
             dt { "Status" } dd { (latest.status()) }
             dt { "Priority" } dd { (req.priority.id()) }
@@ -311,7 +346,7 @@ async fn render_request(
                     } } }
                 }
                 @if let Some(ce) = &item.recommendation.clinical_exception { p.hint { "Clinical exception process: " (ce) } }
-                @if let Some(r) = &item.reason { p { "Reason given: " (r) } }
+                @if let Some(r) = &item.reason { p id=(format!("reason-given-{}", item.sequence)) { "Reason given: " (r) } }
                 @if let Some(n) = &item.auth_number { p { "Preauthorization number: " (n) } }
                 @if item.status == ItemStatus::Pended { (decision_form(s, &req.id, item, error.as_ref().filter(|e| e.sequence == item.sequence))) }
             }
@@ -437,7 +472,12 @@ async fn decide(
     match crate::pas::decide_request(&state, &id, &[decision]).await {
         Ok(_) => Redirect::to(&format!("/review/requests/{id}")).into_response(),
         Err(e) => {
-            let message = e.message.clone();
+            // 409 when the item was decided meanwhile (another reviewer, another tab).
+            let status = if e.status() == StatusCode::CONFLICT {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
             render_request(
                 &state,
                 &s,
@@ -445,9 +485,9 @@ async fn decide(
                 Some(FormError {
                     sequence: f.sequence,
                     field: "action",
-                    message,
+                    message: e.message,
                 }),
-                StatusCode::UNPROCESSABLE_ENTITY,
+                status,
             )
             .await
         }
