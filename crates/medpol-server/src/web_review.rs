@@ -472,12 +472,10 @@ async fn decide(
     match crate::pas::decide_request(&state, &id, &[decision]).await {
         Ok(_) => Redirect::to(&format!("/review/requests/{id}")).into_response(),
         Err(e) => {
-            // 409 when the item was decided meanwhile (another reviewer, another tab).
-            let status = if e.status() == StatusCode::CONFLICT {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
+            // The API's status as it is: 409 when the item was decided
+            // meanwhile (another reviewer, another tab), 422 for a decision
+            // it refuses, 5xx when the store fails.
+            let status = e.status();
             render_request(
                 &state,
                 &s,
